@@ -1,0 +1,439 @@
+"""Configuration: one typed schema, validated once, loadable from code, env, files and mappings.
+
+Every source ends in the same constructor, so a value is checked the same way wherever it came
+from, and an error names the key the user actually wrote (``WPM_THRESHOLD_SECONDS``,
+``app.config["WPM_..."]``, ``settings.WPM["..."]``) and the form that was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .log import MASK, register_secret
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ENV_PREFIX = "WPM_"
+
+DEFAULT_TRACE_HEADERS = (
+    "traceparent",
+    "x-trace-id",
+    "x-request-id",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "b3",
+    "sentry-trace",
+    "x-span-id",
+)
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_STORE_SCHEMES = ("sqlite", "redis", "rediss", "memory")
+_PROFILERS = ("pyinstrument",)
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or malformed; ``key`` names where it came from."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+Label = Callable[[str], str]
+
+
+def _field_label(name: str) -> str:
+    return name
+
+
+def env_label(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+# --- value checks -------------------------------------------------------------------------
+# Each returns the normalised value or raises ValueError("expected ..."). ``text`` is True when
+# the value came from a text source (env, file, settings) where "1.5" or "yes" are legitimate.
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _number(*, integer: bool = False, positive: bool = False, at_most: float | None = None) -> Any:
+    kind = "an integer" if integer else "a number"
+    bound = "> 0" if positive else ">= 0"
+    expected = f"{kind} {bound}" + (f" and <= {at_most}" if at_most is not None else "")
+
+    def check(value: Any, text: bool) -> float | int:
+        if text and isinstance(value, str):
+            try:
+                value = int(value) if integer else float(value)
+            except ValueError:
+                raise ValueError(f"expected {expected}, got {_describe(value)}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float) if not integer else int):
+            raise ValueError(f"expected {expected}, got {_describe(value)}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"expected {expected}, got {value!r}")
+        if value < 0 or (positive and value == 0) or (at_most is not None and value > at_most):
+            raise ValueError(f"expected {expected}, got {value!r}")
+        return value if integer else float(value)
+
+    return check
+
+
+def _boolean(value: Any, text: bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if text and isinstance(value, (str, int)):
+        word = str(value).strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    raise ValueError(f"expected true/false (also 1/0, yes/no, on/off), got {_describe(value)}")
+
+
+def _optional_text(*, secret: bool = False) -> Any:
+    def check(value: Any, text: bool) -> str | None:
+        if value is None or (text and value == ""):
+            return None
+        if not isinstance(value, str) or not value.strip():
+            shown = type(value).__name__ if secret else _describe(value)
+            raise ValueError(f"expected a non-empty string or None, got {shown}")
+        return value.strip()
+
+    return check
+
+
+def _text(value: Any, text: bool) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a non-empty string, got {_describe(value)}")
+    return value
+
+
+def _http_url(value: Any, text: bool) -> str | None:
+    value = _optional_text()(value, text)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s) URL such as https://chat.example.com, got {value!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError(f"expected an http(s) URL with a valid port, got {value!r}") from None
+    return value.rstrip("/")
+
+
+def _string_list(value: Any, text: bool) -> list[str]:
+    if text and isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            try:
+                value = json.loads(stripped)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"expected a JSON list of strings, got {value!r} ({exc})") from None
+        else:
+            value = [item.strip() for item in stripped.split(",") if item.strip()]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ValueError(
+            f"expected a list of strings (in text: comma-separated or a JSON list), "
+            f"got {_describe(value)}"
+        )
+    items = list(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"expected a list of strings, got item {_describe(item)}")
+    return items
+
+
+def _regex_list(value: Any, text: bool) -> list[str]:
+    patterns = _string_list(value, text)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+    return patterns
+
+
+def _log_level(value: Any, text: bool) -> str:
+    if isinstance(value, str) and value.strip().upper() in _LOG_LEVELS:
+        return value.strip().upper()
+    raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}, got {_describe(value)}")
+
+
+def _store_url(value: Any, text: bool) -> str | None:
+    value = _optional_text()(value, text)
+    if value is None:
+        return None
+    scheme = value.split(":", 1)[0].lower() if ":" in value else ""
+    if scheme not in _STORE_SCHEMES:
+        raise ValueError(
+            "expected sqlite:///path/alerts.db, redis://host:6379/0 or memory://, "
+            f"got {_describe(value)}"
+        )
+    if scheme == "sqlite" and not value.split("://", 1)[-1].strip("/"):
+        raise ValueError(f"expected sqlite:///path/alerts.db with a file path, got {value!r}")
+    return value
+
+
+def _choice(*options: str) -> Any:
+    def check(value: Any, text: bool) -> str:
+        if value in options:
+            return str(value)
+        raise ValueError(f"expected one of {', '.join(options)}, got {_describe(value)}")
+
+    return check
+
+
+_CHECKS: dict[str, Callable[[Any, bool], Any]] = {
+    "threshold_seconds": _number(),
+    "alert_window_days": _number(),
+    "max_performance_overhead": _number(at_most=1.0),
+    "enable_local_file": _boolean,
+    "local_output_dir": _text,
+    "enable_mattermost": _boolean,
+    "mattermost_server_url": _http_url,
+    "mattermost_token": _optional_text(secret=True),
+    "mattermost_channel_id": _optional_text(),
+    "mattermost_timeout_seconds": _number(positive=True),
+    "url_blacklist": _regex_list,
+    "enable_url_blacklist": _boolean,
+    "url_whitelist": _regex_list,
+    "enable_url_whitelist": _boolean,
+    "log_level": _log_level,
+    "alert_store_url": _store_url,
+    "sensitive_keys": _string_list,
+    "trace_headers": _string_list,
+    "max_body_bytes": _number(integer=True),
+    "report_retention_count": _number(integer=True),
+    "report_retention_days": _number(),
+    "profiler": _choice(*_PROFILERS),
+    "profiler_interval": _number(positive=True, at_most=1.0),
+    "notify_retries": _number(integer=True, at_most=10),
+    "notify_queue_size": _number(integer=True, positive=True),
+}
+
+
+@dataclass(repr=False)
+class Config:
+    """Everything the monitor can be told. Invalid values raise ``ConfigError`` here, at start-up."""
+
+    threshold_seconds: float = 1.0
+    alert_window_days: float = 10
+    max_performance_overhead: float = 0.05
+    enable_local_file: bool = True
+    local_output_dir: str = "/tmp"
+    enable_mattermost: bool = False
+    mattermost_server_url: str | None = None
+    mattermost_token: str | None = None
+    mattermost_channel_id: str | None = None
+    mattermost_timeout_seconds: float = 10.0
+    url_blacklist: list[str] = field(default_factory=list)
+    enable_url_blacklist: bool = True
+    url_whitelist: list[str] = field(default_factory=list)
+    enable_url_whitelist: bool = False
+    log_level: str = "INFO"
+    alert_store_url: str | None = None
+    sensitive_keys: list[str] = field(default_factory=list)
+    trace_headers: list[str] = field(default_factory=lambda: list(DEFAULT_TRACE_HEADERS))
+    max_body_bytes: int = 64 * 1024
+    report_retention_count: int = 500
+    report_retention_days: float = 30
+    profiler: str = "pyinstrument"
+    profiler_interval: float = 0.001
+    notify_retries: int = 2
+    notify_queue_size: int = 256
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Config:
+        unknown = set(kwargs) - FIELD_NAMES
+        if unknown:
+            raise ConfigError(sorted(unknown)[0], _unknown_key_hint(sorted(unknown)[0]))
+        return super().__new__(cls)
+
+    def __post_init__(self) -> None:
+        self._validate(text=False)
+
+    # --- construction from other sources ------------------------------------------------
+
+    @classmethod
+    def from_mapping(
+        cls, values: Mapping[str, Any], *, label: Label | None = None, text: bool = True
+    ) -> Config:
+        """Build from field names (case-insensitive, optional ``WPM_`` prefix).
+
+        ``label`` turns a field name into the key the user wrote, for error messages.
+        """
+        label = label or _field_label
+        fields: dict[str, Any] = {}
+        for raw_key, value in values.items():
+            name = _normalise_key(str(raw_key))
+            if name not in FIELD_NAMES:
+                raise ConfigError(label(name) if raw_key == name else str(raw_key),
+                                  _unknown_key_hint(name))
+            fields[name] = value
+        return cls._build(fields, label=label, text=text)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Build from ``WPM_*`` variables; an error names the variable."""
+        environ = os.environ if environ is None else environ
+        values = {
+            key[len(ENV_PREFIX):].lower(): value
+            for key, value in environ.items()
+            if key.startswith(ENV_PREFIX)
+        }
+        return cls.from_mapping(values, label=env_label, text=True)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Config:
+        """Build from a TOML file (a ``[wpm]`` table or top-level keys) or a JSON object."""
+        file = Path(path)
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            raise ConfigError(str(file), f"cannot read configuration file: {exc}") from None
+        try:
+            if file.suffix.lower() == ".json":
+                data = json.loads(raw)
+            else:
+                data = tomllib.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(str(file), f"expected a TOML or JSON document: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(str(file), "expected a table/object of configuration keys")
+        section = data.get("wpm", data)
+        if not isinstance(section, dict):
+            raise ConfigError(f"{file}[wpm]", "expected a table of configuration keys")
+        return cls.from_mapping(section, label=lambda name: f"{file}: {name}", text=True)
+
+    @classmethod
+    def _build(cls, fields: dict[str, Any], *, label: Label, text: bool) -> Config:
+        config = cls.__new__(cls)
+        for item in dataclasses.fields(cls):
+            if item.name in fields:
+                value = fields[item.name]
+            elif item.default_factory is not dataclasses.MISSING:
+                value = item.default_factory()
+            else:
+                value = item.default
+            object.__setattr__(config, item.name, value)
+        config._validate(text=text, label=label)
+        return config
+
+    def replace(self, **changes: Any) -> Config:
+        """A validated copy with ``changes`` applied (unknown keys raise ``ConfigError``)."""
+        for name in changes:
+            if name not in FIELD_NAMES:
+                raise ConfigError(name, _unknown_key_hint(name))
+        current = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
+        current.update(changes)
+        return type(self)._build(current, label=_field_label, text=False)
+
+    # --- validation ----------------------------------------------------------------------
+
+    def _validate(self, *, text: bool, label: Label = _field_label) -> None:
+        for name, check in _CHECKS.items():
+            try:
+                setattr(self, name, check(getattr(self, name), text))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(label(name), str(exc)) from None
+        if self.enable_mattermost:
+            for name in ("mattermost_server_url", "mattermost_token", "mattermost_channel_id"):
+                if not getattr(self, name):
+                    raise ConfigError(
+                        label(name), "required when enable_mattermost is true (got nothing)"
+                    )
+        register_secret(self.mattermost_token)
+        self._blacklist = _compile(self.url_blacklist)
+        self._whitelist = _compile(self.url_whitelist)
+
+    # --- URL filters ---------------------------------------------------------------------
+
+    def add_blacklist_url(self, pattern: str) -> None:
+        """Stop alerting on endpoints whose path or route fully matches ``pattern``."""
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            raise ConfigError("url_blacklist", f"invalid regular expression {pattern!r}: {exc}")
+        if pattern not in self.url_blacklist:
+            self.url_blacklist = [*self.url_blacklist, pattern]
+            self._blacklist = _compile(self.url_blacklist)
+
+    def remove_blacklist_url(self, pattern: str) -> bool:
+        """Remove ``pattern``; returns whether it was present."""
+        if pattern not in self.url_blacklist:
+            return False
+        self.url_blacklist = [p for p in self.url_blacklist if p != pattern]
+        self._blacklist = _compile(self.url_blacklist)
+        return True
+
+    def is_url_blacklisted(self, path: str, route: str | None = None) -> bool:
+        """True when blacklisting is on and ``path`` (query excluded) or ``route`` matches."""
+        if not self.enable_url_blacklist or self._blacklist is None:
+            return False
+        return _matches(self._blacklist, path, route)
+
+    def is_url_alertable(self, path: str, route: str | None = None) -> bool:
+        """Whether a slow request on this path/route may alert (blacklist and whitelist)."""
+        if self.is_url_blacklisted(path, route):
+            return False
+        if self.enable_url_whitelist:
+            return self._whitelist is not None and _matches(self._whitelist, path, route)
+        return True
+
+    # --- presentation --------------------------------------------------------------------
+
+    def as_dict(self, *, masked: bool = True) -> dict[str, Any]:
+        """Field values; the token is masked unless ``masked`` is False."""
+        data = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
+        if masked and data["mattermost_token"]:
+            data["mattermost_token"] = MASK
+        return data
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{key}={value!r}" for key, value in self.as_dict().items())
+        return f"Config({inner})"
+
+
+FIELD_NAMES = frozenset(item.name for item in dataclasses.fields(Config))
+assert FIELD_NAMES == set(_CHECKS), "every Config field needs a check"
+
+
+def _normalise_key(key: str) -> str:
+    name = key.strip().lower()
+    return name[len(ENV_PREFIX):] if name.startswith(ENV_PREFIX.lower()) else name
+
+
+def _unknown_key_hint(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name.lower(), sorted(FIELD_NAMES), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown configuration key{hint} (known keys: see Config fields)"
+
+
+def _compile(patterns: list[str]) -> tuple[re.Pattern[str], ...] | None:
+    return tuple(re.compile(p) for p in patterns) or None
+
+
+def _matches(patterns: tuple[re.Pattern[str], ...], path: str, route: str | None) -> bool:
+    path = path.split("?", 1)[0]
+    return any(p.fullmatch(path) or (route and p.fullmatch(route)) for p in patterns)

@@ -1,0 +1,63 @@
+"""``monitor.create_decorator()``: the same timing and alerting for any function.
+
+The endpoint is the function's qualified name. Arguments are only looked at when the call was
+slow, and then masked by parameter name like any request field.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .monitor import PerformanceMonitor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def monitored(monitor: PerformanceMonitor, func: F, threshold: float | None,
+              name: str | None) -> F:
+    """Wrap ``func`` (sync or async) so each call is timed, and profiled when slow."""
+    from .monitor import describe_call
+
+    endpoint = name or f"{func.__module__}.{func.__qualname__}"
+
+    def finish(span: Any, error: BaseException | None, args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> None:
+        monitor.finish(span, kind="function", method="CALL", path=endpoint, route=endpoint,
+                       error=error, threshold=threshold,
+                       call=lambda: describe_call(func, args, kwargs, monitor._parts.masker))
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not monitor.enabled:
+                return await func(*args, **kwargs)
+            span, error = monitor.begin(request=False), None
+            try:
+                return await func(*args, **kwargs)
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                finish(span, error, args, kwargs)
+
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not monitor.enabled:
+            return func(*args, **kwargs)
+        span, error = monitor.begin(request=False), None
+        try:
+            return func(*args, **kwargs)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            finish(span, error, args, kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,42 @@
+"""What the request path hands to the background worker, and what the worker sends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .profiling import ProfileResult
+from .request import RequestRecord
+
+
+@dataclass(slots=True)
+class SlowEvent:
+    """One slow request or call, as captured on the request path (raw, not yet masked)."""
+
+    kind: str  # "request" or "function"
+    endpoint: str
+    duration: float
+    threshold: float
+    started_at: float  # wall-clock seconds
+    pid: int
+    thread: str
+    status: int | None = None
+    error: str | None = None  # the exception type that propagated, if any
+    record: RequestRecord | None = None
+    call: dict[str, Any] | None = None  # for functions: qualname, module, masked arguments
+    profile: ProfileResult | None = None
+
+
+@dataclass(slots=True)
+class Alert:
+    """A rendered alert: everything a notifier needs, already masked and escaped."""
+
+    event: SlowEvent
+    suppressed_before: int
+    title: str
+    message: str  # short Markdown summary for chat notifiers
+    html: str
+    filename: str
+    trace: dict[str, str] = field(default_factory=dict)
+    hot_frames: list[tuple[str, float]] = field(default_factory=list)
+    report_path: str | None = None  # set by the local file notifier

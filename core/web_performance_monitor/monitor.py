@@ -1,0 +1,374 @@
+"""The monitor: times every request or call, decides what is slow, and hands slow ones off.
+
+The request path does as little as possible: read a clock, start/stop the profiler, compare
+with the threshold, bump counters. Capturing request data for a slow request means copying a
+few references; parsing, masking, rendering, de-duplication and notification all happen on the
+background worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import inspect
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from .config import Config
+from .events import SlowEvent
+from .log import ErrorLog, logger, scrub
+from .masking import Masker
+from .notifiers import LocalFileNotifier, MattermostNotifier, Notifier
+from .profiling import ProfileResult, ProfileRun, make_profiler
+from .report import build_alert
+from .request import RequestRecord
+from .stats import Stats
+from .store import AlertStore, Claim, MemoryStore, open_store
+from .worker import BackgroundWorker
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_perf = time.perf_counter
+_OVERHEAD_CHECK_EVERY = 1000
+
+
+class Span:
+    """One running request or call."""
+
+    __slots__ = ("start", "wall", "run", "overhead")
+
+    def __init__(self, start: float, wall: float, run: ProfileRun | None, overhead: float):
+        self.start = start
+        self.wall = wall
+        self.run = run
+        self.overhead = overhead
+
+
+@dataclass(slots=True)
+class _Parts:
+    """Everything derived from one Config; swapped as a whole by ``update_config``."""
+
+    config: Config
+    masker: Masker
+    store: AlertStore
+    notifiers: list[Notifier]
+
+
+def endpoint_name(method: str, route: str | None, path: str) -> str:
+    """An endpoint is the method plus the route template (the raw path only when unknown)."""
+    return f"{method} {route or path}"
+
+
+class PerformanceMonitor:
+    """Watches requests and calls; see the README for the whole picture."""
+
+    retry_delay = 0.5  # seconds before the first notifier retry; doubles each time
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.errors = ErrorLog()
+        self.stats = Stats()
+        self._enabled = True
+        self._overhead_warned = False
+        self._extra_notifiers: list[Notifier] = []
+        self._parts = self._build(config if config is not None else Config())
+        self._fallback_store = MemoryStore()
+        self._profiler = make_profiler(self.config.profiler, self.config.profiler_interval)
+        self._worker = BackgroundWorker(self._handle, self.config.notify_queue_size)
+        _live_monitors.add(self)
+
+    # --- configuration -------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._parts.config
+
+    def _build(self, config: Config) -> _Parts:
+        logger.setLevel(config.log_level)
+        notifiers: list[Notifier] = []
+        if config.enable_local_file:
+            notifiers.append(LocalFileNotifier(config.local_output_dir,
+                                               config.report_retention_count,
+                                               config.report_retention_days))
+        if config.enable_mattermost:
+            assert config.mattermost_server_url and config.mattermost_token
+            assert config.mattermost_channel_id
+            notifiers.append(MattermostNotifier(config.mattermost_server_url,
+                                                config.mattermost_token,
+                                                config.mattermost_channel_id,
+                                                config.mattermost_timeout_seconds))
+        notifiers.extend(self._extra_notifiers)
+        return _Parts(config, Masker(config.sensitive_keys),
+                      open_store(config.alert_store_url, config.local_output_dir), notifiers)
+
+    def update_config(self, **changes: Any) -> None:
+        """Apply validated changes at run time (``ConfigError`` leaves everything as it was)."""
+        new = self._build(self.config.replace(**changes))
+        old, self._parts = self._parts, new
+        self._profiler = make_profiler(new.config.profiler, new.config.profiler_interval)
+        self._worker.flush(timeout=5)
+        with self.errors.guard("closing the previous configuration"):
+            old.store.close()
+            for notifier in old.notifiers:
+                if notifier not in self._extra_notifiers:
+                    notifier.close()
+
+    def add_notifier(self, notifier: Notifier) -> None:
+        """Send alerts to ``notifier`` too (a ``Notifier`` subclass: Slack, e-mail, a queue...).
+
+        Kept across ``update_config``.
+        """
+        self._extra_notifiers.append(notifier)
+        self._parts.notifiers.append(notifier)
+
+    # --- switches ------------------------------------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    def disable_monitoring(self) -> None:
+        """Make every middleware and decorator of this monitor a pass-through."""
+        self._enabled = False
+
+    def enable_monitoring(self) -> None:
+        self._enabled = True
+
+    # --- the request path ----------------------------------------------------------------
+
+    def begin(self, request: bool = True) -> Span:
+        """Start timing (and profiling) the current request or call. Never raises."""
+        t0 = _perf()
+        run = None
+        try:
+            run = self._profiler.start(takeover=request)
+        except Exception as exc:  # noqa: BLE001 - a broken profiler must not break the app
+            self.errors.report("starting the profiler", exc)
+        t1 = _perf()
+        return Span(t1, time.time(), run, t1 - t0)
+
+    def finish(
+        self,
+        span: Span,
+        *,
+        kind: str,
+        method: str,
+        path: str,
+        route: str | None,
+        status: int | None = None,
+        error: BaseException | None = None,
+        capture: Callable[[], RequestRecord] | None = None,
+        call: Callable[[], dict[str, Any]] | None = None,
+        threshold: float | None = None,
+    ) -> None:
+        """End a span: decide slow or not, keep the profile only if slow, hand off. Never raises."""
+        end = _perf()
+        duration = end - span.start
+        endpoint = path if kind == "function" else endpoint_name(method, route, path)
+        try:
+            config = self.config
+            limit = config.threshold_seconds if threshold is None else threshold
+            slow = duration > limit
+            alert = slow and config.is_url_alertable(path, route)
+            profile = self._stop_profile(span.run, alert)
+            if alert:
+                event = SlowEvent(kind=kind, endpoint=endpoint, duration=duration,
+                                  threshold=limit, started_at=span.wall, pid=os.getpid(),
+                                  thread=threading.current_thread().name, status=status,
+                                  error=type(error).__qualname__ if error else None,
+                                  profile=profile)
+                with self.errors.guard("capturing request data"):
+                    event.record = capture() if capture is not None else None
+                with self.errors.guard("capturing call arguments"):
+                    event.call = call() if call is not None else None
+                if not self._worker.submit(event):
+                    self.errors.report("queueing an alert", RuntimeError("alert queue is full"))
+        except Exception as exc:  # noqa: BLE001
+            slow = False
+            self.errors.report("finishing a request", exc)
+        overhead = span.overhead + (_perf() - end)
+        self.stats.record(endpoint, duration, slow, overhead)
+        if self.stats.total % _OVERHEAD_CHECK_EVERY == 0:
+            self._check_overhead()
+
+    def _stop_profile(self, run: ProfileRun | None, keep: bool) -> ProfileResult | None:
+        if run is None:
+            return ProfileResult(note="the profiler could not be started") if keep else None
+        try:
+            return run.stop(keep)
+        except Exception as exc:  # noqa: BLE001
+            self.errors.report("stopping the profiler", exc)
+            return ProfileResult(note=f"the profiler failed: {exc!r}") if keep else None
+
+    def _check_overhead(self) -> None:
+        recent = self.stats.overhead()["recent_overhead"]
+        if recent > self.config.max_performance_overhead and not self._overhead_warned:
+            self._overhead_warned = True
+            logger.warning("web_performance_monitor: monitor overhead %.1f%% is above "
+                           "max_performance_overhead %.1f%%", recent * 100,
+                           self.config.max_performance_overhead * 100)
+
+    # --- the background worker -----------------------------------------------------------
+
+    def _handle(self, event: SlowEvent) -> None:
+        parts = self._parts
+        with self.errors.guard("handling a slow request"):
+            claim = self._claim(parts, event.endpoint)
+            if claim is None:
+                self._with_store(parts, lambda store: store.suppress(event.endpoint))
+                self.stats.count("alerts_suppressed")
+                return
+            alert = build_alert(event, parts.masker, parts.config.trace_headers,
+                                claim.suppressed_before)
+            delivered = self._deliver(parts.notifiers, alert)
+            if delivered or not parts.notifiers:
+                self.stats.count("alerts_sent")
+                logger.info("web_performance_monitor: %s took %.3fs; alerted%s", event.endpoint,
+                            event.duration,
+                            f" (report {alert.report_path})" if alert.report_path else "")
+            else:
+                self.stats.count("alerts_failed")
+                self._with_store(parts, lambda store: store.release(claim))
+
+    def _claim(self, parts: _Parts, endpoint: str) -> Claim | None:
+        window = parts.config.alert_window_days * 86400.0
+        if window <= 0:
+            return Claim(endpoint, "", 0)
+        return self._with_store(parts, lambda store: store.claim(endpoint, window))
+
+    def _with_store(self, parts: _Parts, action: Callable[[AlertStore], Any]) -> Any:
+        """Use the configured store; if it fails, an in-process one, so alerts are not lost."""
+        try:
+            return action(parts.store)
+        except Exception as exc:  # noqa: BLE001
+            self.errors.report("using the alert store", exc)
+            return action(self._fallback_store)
+
+    def _deliver(self, notifiers: list[Notifier], alert: Any) -> bool:
+        delivered = False
+        for notifier in notifiers:
+            for attempt in range(self.config.notify_retries + 1):
+                try:
+                    notifier.send(alert)
+                    delivered = True
+                    break
+                except Exception as exc:  # noqa: BLE001
+                    self.errors.report(f"sending an alert to {notifier.name}", exc)
+                    self.stats.notifier_failed(notifier.name)
+                    if attempt < self.config.notify_retries:
+                        time.sleep(self.retry_delay * 2**attempt)
+        return delivered
+
+    # --- public API ----------------------------------------------------------------------
+
+    def create_middleware(self) -> Callable[[Any], Any]:
+        """A WSGI middleware factory: ``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``."""
+        from .wsgi import WSGIMiddleware
+
+        return functools.partial(WSGIMiddleware, monitor=self)
+
+    @overload
+    def create_decorator(self, func: F) -> F: ...
+
+    @overload
+    def create_decorator(
+        self, func: None = None, *, threshold_seconds: float | None = None, name: str | None = None
+    ) -> Callable[[F], F]: ...
+
+    def create_decorator(
+        self,
+        func: F | None = None,
+        *,
+        threshold_seconds: float | None = None,
+        name: str | None = None,
+    ) -> F | Callable[[F], F]:
+        """Monitor a function (sync or async); return values and exceptions pass unchanged."""
+        from .decorator import monitored
+
+        if func is not None:
+            return monitored(self, func, threshold_seconds, name)
+        return lambda fn: monitored(self, fn, threshold_seconds, name)
+
+    def get_stats(self) -> dict[str, Any]:
+        """Counters since start or the last ``reset_stats()``; safe to call from any thread."""
+        stats = self.stats.snapshot()
+        stats["enabled"] = self._enabled
+        stats["threshold_seconds"] = self.config.threshold_seconds
+        stats["alerts_dropped"] = self._worker.dropped
+        stats["internal_errors"] = dict(self.errors.counts)
+        return stats
+
+    def reset_stats(self) -> None:
+        self.stats.reset()
+        self.errors.reset()
+        self._worker.dropped = 0
+
+    def test_alert_system(self) -> dict[str, Any]:
+        """Send a real test message through every enabled notifier. Never raises."""
+        results: dict[str, bool] = {}
+        errors: list[str] = []
+        for notifier in self._parts.notifiers:
+            try:
+                notifier.send_test()
+                results[notifier.name] = True
+            except Exception as exc:  # noqa: BLE001
+                results[notifier.name] = False
+                errors.append(f"{notifier.name}: {type(exc).__name__}: {scrub(str(exc))[:300]}")
+        if not results:
+            errors.append("no notifier is enabled (enable_local_file / enable_mattermost)")
+        return {
+            "success": bool(results) and all(results.values()),
+            "notifier_results": results,
+            "error": "; ".join(errors) or None,
+        }
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until queued alerts are sent; True when everything was handled in time."""
+        return self._worker.flush(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Send pending alerts, then release the worker, the store and the notifiers."""
+        self._worker.close(timeout)
+        with self.errors.guard("closing"):
+            self._parts.store.close()
+            for notifier in self._parts.notifiers:
+                notifier.close()
+
+    def __repr__(self) -> str:
+        return f"<PerformanceMonitor enabled={self._enabled} {self.config!r}>"
+
+
+_live_monitors: weakref.WeakSet[PerformanceMonitor] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for monitor in list(_live_monitors):
+        try:
+            monitor.close(timeout=5)
+        except Exception:  # noqa: BLE001, S110 - interpreter shutdown
+            pass
+
+
+def describe_call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                  masker: Masker) -> dict[str, Any]:
+    """The function's name and its arguments (masked by parameter name, reprs clipped)."""
+    info: dict[str, Any] = {"function": f"{func.__module__}.{func.__qualname__}"}
+    try:
+        bound = inspect.signature(func).bind_partial(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        bound = {f"arg{i}": a for i, a in enumerate(args)} | kwargs
+    for key, value in bound.items():
+        if masker.is_sensitive(key):
+            info[f"argument {key}"] = "********"
+            continue
+        try:
+            text = repr(value)
+        except Exception as exc:  # noqa: BLE001
+            text = f"<repr failed: {type(exc).__name__}>"
+        info[f"argument {key}"] = text if len(text) <= 300 else text[:300] + "..."
+    return info

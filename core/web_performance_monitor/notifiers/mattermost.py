@@ -1,0 +1,71 @@
+"""Alerts as Mattermost posts with the report attached, through ``mattermostdriver``."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..events import Alert
+from .base import Notifier
+
+
+class MattermostNotifier(Notifier):
+    """Posts a short summary to a channel and attaches the HTML report.
+
+    ``mattermostdriver`` waits forever by default; every request here carries ``timeout``.
+    """
+
+    name = "mattermost"
+
+    def __init__(self, server_url: str, token: str, channel_id: str, timeout: float = 10.0) -> None:
+        self.server_url = server_url
+        self.channel_id = channel_id
+        self._token = token
+        self.timeout = timeout
+        self._driver: Any = None
+
+    def _connect(self) -> Any:
+        if self._driver is None:
+            from mattermostdriver import Driver  # the [mattermost] extra
+
+            parts = urlsplit(self.server_url)
+            scheme = parts.scheme
+            driver = Driver({
+                "url": parts.hostname,
+                "scheme": scheme,
+                "port": parts.port or (443 if scheme == "https" else 80),
+                "basepath": (parts.path.rstrip("/") or "") + "/api/v4",
+                "token": self._token,
+                "request_timeout": self.timeout,
+                "timeout": self.timeout,
+            })
+            driver.login()  # GET users/me: checks the token
+            self._driver = driver
+        return self._driver
+
+    def _post(self, message: str, attachment: tuple[str, bytes] | None = None) -> None:
+        driver = self._connect()
+        try:
+            post: dict[str, Any] = {"channel_id": self.channel_id, "message": message}
+            if attachment is not None:
+                name, content = attachment
+                upload = driver.files.upload_file(
+                    channel_id=self.channel_id,
+                    files={"files": (name, io.BytesIO(content), "text/html")},
+                )
+                post["file_ids"] = [info["id"] for info in upload["file_infos"]]
+            driver.posts.create_post(options=post)
+        except Exception:
+            self._driver = None  # log in again next time (token rotated, server restarted)
+            raise
+
+    def send(self, alert: Alert) -> None:
+        self._post(alert.message, (alert.filename, alert.html.encode("utf-8")))
+
+    def send_test(self) -> None:
+        self._post("web-performance-monitor: test alert. Alerts for slow endpoints will be "
+                   "posted to this channel.")
+
+    def close(self) -> None:
+        self._driver = None

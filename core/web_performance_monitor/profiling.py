@@ -1,0 +1,143 @@
+"""The profiler interface the monitor drives, and its pyinstrument implementation.
+
+Adapters never touch a profiler: the monitor calls ``start()`` when a request or call begins and
+``stop(keep=...)`` when it ends, keeping the result only when it was slow. That keeps the
+strategy replaceable (a sampling engine can take this place without touching adapters).
+
+pyinstrument allows one profiler per thread or async context; a nested monitored call (a
+decorated function inside a monitored request) is therefore timed but not profiled on its own:
+its time shows inside the enclosing request's profile.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import pyinstrument
+from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
+from pyinstrument.session import Session
+
+_active: contextvars.ContextVar[_PyinstrumentRun | None] = contextvars.ContextVar(
+    "wpm_active_profile", default=None
+)
+
+
+@dataclass(slots=True)
+class ProfileResult:
+    """A finished profile, or the reason there is none; rendered only for alerts."""
+
+    session: Session | None = None
+    note: str | None = None
+
+    def render_html(self) -> str | None:
+        if self.session is None:
+            return None
+        return str(HTMLRenderer().render(self.session))
+
+    def render_text(self) -> str | None:
+        if self.session is None:
+            return None
+        return str(ConsoleRenderer(unicode=True, color=False, short_mode=False).render(self.session))
+
+    def hot_frames(self, count: int = 3) -> list[tuple[str, float]]:
+        """The ``count`` functions with the most self time, as ("func (file:line)", seconds)."""
+        root = self.session.root_frame() if self.session is not None else None
+        if root is None:
+            return []
+        totals: dict[str, float] = defaultdict(float)
+        stack = [root]
+        while stack:
+            frame = stack.pop()
+            stack.extend(frame.children)
+            if frame.is_synthetic:
+                continue
+            where = f"{frame.function} ({frame.file_path_short}:{frame.line_no})"
+            totals[where] += frame.total_self_time
+        ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)
+        return [(name, seconds) for name, seconds in ranked[:count] if seconds > 0]
+
+
+class ProfileRun(ABC):
+    """One started profile; ``stop`` must be called exactly once, in the same context."""
+
+    @abstractmethod
+    def stop(self, keep: bool) -> ProfileResult | None:
+        """End profiling; return the result when ``keep`` (the request was slow)."""
+
+
+class _NoProfile(ProfileRun):
+    def __init__(self, note: str) -> None:
+        self.note = note
+
+    def stop(self, keep: bool) -> ProfileResult | None:
+        return ProfileResult(note=self.note) if keep else None
+
+
+NESTED = _NoProfile("no separate profile: this call ran inside another monitored call, "
+                    "whose profile shows it")
+
+
+class Profiler(ABC):
+    """A profiling strategy: how a request's time gets attributed to functions."""
+
+    name: str = "base"
+
+    @abstractmethod
+    def start(self, takeover: bool = False) -> ProfileRun:
+        """Begin profiling the current thread/task. Never raises for a nested call.
+
+        ``takeover`` is for requests: a server never runs two requests in one thread or task
+        at once, so a profile still open there belongs to an abandoned request (its response
+        was never closed) and is discarded. Functions (``takeover=False``) nest instead.
+        """
+
+
+class _PyinstrumentRun(ProfileRun):
+    __slots__ = ("_profiler", "running")
+
+    def __init__(self, profiler: pyinstrument.Profiler) -> None:
+        self._profiler = profiler
+        self.running = True
+
+    def stop(self, keep: bool) -> ProfileResult | None:
+        if not self.running:
+            return ProfileResult(note="the profile was discarded") if keep else None
+        self.running = False
+        if _active.get() is self:
+            _active.set(None)
+        session = self._profiler.stop()
+        return ProfileResult(session=session) if keep else None
+
+
+class PyinstrumentProfiler(Profiler):
+    """pyinstrument's own ``Profiler`` started and stopped around each request."""
+
+    name = "pyinstrument"
+
+    def __init__(self, interval: float = 0.001) -> None:
+        self.interval = interval
+
+    def start(self, takeover: bool = False) -> ProfileRun:
+        current = _active.get()
+        if current is not None and current.running:
+            if not takeover:
+                return NESTED
+            current.stop(keep=False)
+        profiler = pyinstrument.Profiler(interval=self.interval, async_mode="enabled")
+        try:
+            profiler.start()
+        except RuntimeError as exc:  # another profiler (not ours) already runs here
+            return _NoProfile(f"profile unavailable: {exc}")
+        run = _PyinstrumentRun(profiler)
+        _active.set(run)
+        return run
+
+
+def make_profiler(name: str, interval: float) -> Profiler:
+    """The profiler named by ``Config.profiler``."""
+    profilers: dict[str, Any] = {"pyinstrument": PyinstrumentProfiler}
+    return profilers[name](interval)  # type: ignore[no-any-return]

@@ -1,0 +1,124 @@
+"""The small request record adapters fill in, and its masked, parsed description for reports.
+
+Adapters only copy what their framework already has (method, path, route, headers, the body
+prefix the app read). Everything that costs time (parsing, masking, decoding) happens here, and
+only for requests that turned out slow, on the background worker.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .masking import Masker
+from .tracing import extract_trace_ids
+
+MAX_FIELDS = 200
+MAX_VALUE_CHARS = 1000
+MAX_HEADER_CHARS = 500
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """What an adapter knows about one request, unparsed and unmasked."""
+
+    method: str
+    path: str
+    route: str | None = None
+    query_string: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)  # lower-case names
+    client: str | None = None
+    body: bytes | None = None  # the prefix of the body the app read, at most max_body_bytes
+    body_size: int | None = None  # the declared or observed full size
+    body_truncated: bool = False
+
+    def header(self, name: str) -> str:
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return ""
+
+
+def _clip(value: Any, limit: int = MAX_VALUE_CHARS) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"... [{len(value) - limit} more characters]"
+    return value
+
+
+def _human_size(size: int | None) -> str:
+    return "unknown size" if size is None else f"{size:,} bytes"
+
+
+def describe_body(record: RequestRecord, masker: Masker) -> dict[str, Any]:
+    """Parse the captured body by content type; summarise what must not be stored."""
+    content_type = record.header("content-type")
+    media = content_type.split(";", 1)[0].strip().lower()
+    size = record.body_size if record.body_size is not None else len(record.body or b"")
+    if not record.body:
+        if size:
+            return {"summary": f"{_human_size(size)} ({media or 'no content type'}), "
+                               "not read by the application"}
+        return {}
+    if record.body_truncated:
+        return {"summary": f"{_human_size(size)} ({media or 'no content type'}), larger than "
+                           "the capture limit, not stored"}
+    if media == "application/json" or media.endswith("+json"):
+        try:
+            return {"json": masker.value(json.loads(record.body))}
+        except (ValueError, RecursionError) as exc:
+            return {"summary": f"malformed JSON, {_human_size(size)}: {type(exc).__name__}"}
+    if media == "application/x-www-form-urlencoded":
+        text = record.body.decode("utf-8", "replace")
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        except ValueError:
+            return {"summary": f"form with more than {MAX_FIELDS} fields, {_human_size(size)}"}
+        return {"form": [(k, _clip(v)) for k, v in masker.pairs(pairs)]}
+    if media == "multipart/form-data":
+        return _describe_multipart(record.body, content_type, size, masker)
+    return {"summary": f"{media or 'body without content type'}, {_human_size(size)}, not stored"}
+
+
+def _describe_multipart(body: bytes, content_type: str, size: int, masker: Masker) -> dict[str, Any]:
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return {"summary": f"unparseable multipart body, {_human_size(size)}"}
+    fields: list[tuple[str, Any]] = []
+    files: list[dict[str, Any]] = []
+    for part in list(message.iter_parts())[:MAX_FIELDS]:
+        name = part.get_param("name", header="content-disposition") or ""
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True) or b""
+        if filename is not None:
+            files.append({"field": str(name), "filename": str(filename),
+                          "content_type": part.get_content_type(), "size": len(payload)})
+        else:
+            fields.append((str(name), _clip(payload.decode("utf-8", "replace"))))
+    return {"form": masker.pairs(fields), "files": files,
+            "summary": f"multipart, {_human_size(size)}; file contents not stored"}
+
+
+def describe_request(record: RequestRecord, masker: Masker,
+                     trace_headers: list[str]) -> dict[str, Any]:
+    """Everything a report shows about the request, masked and size-bounded."""
+    try:
+        query = parse_qsl(record.query_string, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        query = parse_qsl(record.query_string, keep_blank_values=True)[:MAX_FIELDS]
+    headers = [(k, _clip(v, MAX_HEADER_CHARS)) for k, v in record.headers[:MAX_FIELDS]]
+    return {
+        "method": record.method,
+        "path": record.path,
+        "route": record.route,
+        "query": [(k, _clip(v)) for k, v in masker.pairs(query)],
+        "headers": masker.pairs(headers),
+        "client": record.client,
+        "body": describe_body(record, masker),
+        "trace": extract_trace_ids(dict(record.headers), trace_headers),
+    }

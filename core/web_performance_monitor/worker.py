@@ -1,0 +1,106 @@
+"""A background thread with a bounded queue: everything slow happens here, off the request path.
+
+The request path only calls ``submit`` (a non-blocking ``put``); when the queue is full the event
+is dropped and counted, never waited for. The thread starts lazily and again in a forked child
+(gunicorn's pre-fork workers inherit the object but not the thread).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from .log import logger
+
+_STOP = object()
+
+
+class BackgroundWorker:
+    def __init__(self, handle: Callable[[Any], None], maxsize: int, name: str = "wpm-alerts"):
+        self._handle = handle
+        self._maxsize = maxsize
+        self._name = name
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize)
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self.dropped = 0
+        _after_fork.add(self)
+
+    def _reset_after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._queue = queue.Queue(self._maxsize)
+        self._thread = None
+        self._pid = os.getpid()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+
+    def submit(self, item: Any) -> bool:
+        """Queue ``item`` without blocking; False (and counted) when the queue is full."""
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait(item)
+            return True
+        except queue.Full:
+            self.dropped += 1
+            return False
+
+    def _run(self) -> None:
+        q = self._queue
+        while True:
+            item = q.get()
+            try:
+                if item is _STOP:
+                    return
+                self._handle(item)
+            except Exception as exc:  # noqa: BLE001 - the handler has its own boundary
+                logger.warning("web_performance_monitor: alert worker error: %r", exc)
+            finally:
+                q.task_done()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until queued items are handled; True when the queue drained in time."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if self._thread is None or not self._thread.is_alive():
+                return not self._queue.unfinished_tasks
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Flush, then stop the thread."""
+        drained = self.flush(timeout)
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            try:
+                self._queue.put(_STOP, timeout=max(0.0, timeout))
+            except queue.Full:
+                return False
+            thread.join(timeout)
+        self._thread = None
+        return drained
+
+
+_after_fork: weakref.WeakSet[BackgroundWorker] = weakref.WeakSet()
+
+
+def _reset_all_after_fork() -> None:
+    for worker in list(_after_fork):
+        worker._reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_all_after_fork)

@@ -1,0 +1,188 @@
+"""The WSGI middleware: times each request until its response iterable is closed.
+
+Streaming responses are timed to the last chunk. The request body is never consumed: a tee on
+``wsgi.input`` keeps a copy of the first ``max_body_bytes`` the application itself reads.
+Frameworks that know the route template put it in ``environ["wpm.route"]`` (the Flask extension
+does); otherwise the endpoint is the raw path. A response that is a list or tuple, or that an
+adapter marks complete (``environ["wpm.body_complete"]``), ends the request when the app returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .request import RequestRecord
+
+if TYPE_CHECKING:
+    from .monitor import PerformanceMonitor, Span
+
+ROUTE_KEY = "wpm.route"
+# Set to True by a framework adapter when the response body is already in memory (not streamed):
+# the request is then over when the app returns, without waiting for the server to close it.
+BODY_COMPLETE_KEY = "wpm.body_complete"
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class InputTee:
+    """A read-through wrapper on ``wsgi.input`` that remembers a bounded prefix."""
+
+    __slots__ = ("_stream", "_cap", "kept", "seen")
+
+    def __init__(self, stream: Any, cap: int) -> None:
+        self._stream = stream
+        self._cap = cap
+        self.kept = bytearray()
+        self.seen = 0
+
+    def _keep(self, data: bytes) -> bytes:
+        if data:
+            self.seen += len(data)
+            room = self._cap - len(self.kept)
+            if room > 0:
+                self.kept += data[:room]
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._keep(self._stream.read() if size is None or size < 0
+                          else self._stream.read(size))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._keep(self._stream.readline() if size is None or size < 0
+                          else self._stream.readline(size))
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return [self._keep(line) for line in self._stream.readlines(hint)]
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __getattr__(self, name: str) -> Any:  # close(), fileno(), ... of the real stream
+        return getattr(self._stream, name)
+
+
+def _text(value: str) -> str:
+    """PEP 3333 strings are latin-1 decoded bytes; show them as UTF-8, bad bytes replaced."""
+    return value.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def record_from_environ(environ: dict[str, Any], tee: InputTee | None) -> RequestRecord:
+    """The request record of a WSGI request (copies strings, parses nothing)."""
+    headers = [(key[5:].replace("_", "-").lower(), _text(value))
+               for key, value in environ.items() if key.startswith("HTTP_")]
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers.append((key.replace("_", "-").lower(), _text(environ[key])))
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or 0) or None
+    except ValueError:
+        declared = None
+    body = bytes(tee.kept) if tee is not None else None
+    size = max(declared or 0, tee.seen if tee is not None else 0) or declared
+    return RequestRecord(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        path=_text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")),
+        route=environ.get(ROUTE_KEY),
+        query_string=_text(environ.get("QUERY_STRING", "")),
+        headers=headers,
+        client=environ.get("REMOTE_ADDR"),
+        body=body,
+        body_size=size,
+        body_truncated=body is not None and size is not None and size > len(body),
+    )
+
+
+class _Response:
+    """The app's response iterable, finishing the span when the server closes it."""
+
+    __slots__ = ("_result", "_finish", "_done")
+
+    def __init__(self, result: Iterable[bytes], finish: Callable[[BaseException | None], None]):
+        self._result = result
+        self._finish = finish
+        self._done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        # The request ends when the body is exhausted or the server closes it, whichever
+        # comes first (test clients often never call close()).
+        try:
+            yield from self._result
+        except GeneratorExit:  # abandoned mid-stream (client gone)
+            self._complete(None)
+            raise
+        except BaseException as exc:
+            self._complete(exc)
+            raise
+        self._complete(None)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._complete(None)
+
+    def _complete(self, error: BaseException | None) -> None:
+        if not self._done:
+            self._done = True
+            self._finish(error)
+
+
+class WSGIMiddleware:
+    """``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``."""
+
+    def __init__(self, app: WSGIApp, monitor: PerformanceMonitor) -> None:
+        self.app = app
+        self.monitor = monitor
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        monitor = self.monitor
+        if not monitor.enabled:
+            return self.app(environ, start_response)
+        span = monitor.begin()
+        stream = environ.get("wsgi.input")
+        tee = None
+        if stream is not None:
+            tee = environ["wsgi.input"] = InputTee(stream, monitor.config.max_body_bytes)
+        status: list[str] = []
+
+        def _start_response(code: str, headers: Any, exc_info: Any = None) -> Any:
+            status[:] = [code]
+            return start_response(code, headers, exc_info)
+
+        def finish(error: BaseException | None) -> None:
+            self._finish(span, environ, tee, status, error)
+
+        try:
+            result = self.app(environ, _start_response)
+        except BaseException as exc:
+            finish(exc)
+            raise
+        if isinstance(result, (list, tuple)) or environ.get(BODY_COMPLETE_KEY):
+            finish(None)
+            return result
+        return _Response(result, finish)
+
+    def _finish(self, span: Span, environ: dict[str, Any], tee: InputTee | None,
+                status: list[str], error: BaseException | None) -> None:
+        try:
+            code = int(status[0][:3]) if status else (500 if error else None)
+        except ValueError:
+            code = None
+        self.monitor.finish(
+            span, kind="request", method=environ.get("REQUEST_METHOD", "GET"),
+            path=environ.get("PATH_INFO", ""), route=environ.get(ROUTE_KEY), status=code,
+            error=error, capture=lambda: record_from_environ(environ, tee),
+        )

@@ -1,0 +1,83 @@
+"""flask_wpm: web-performance-monitor as a Flask extension.
+
+    app.config["WPM_THRESHOLD_SECONDS"] = 1.0
+    wpm = WPM(app)            # or: wpm = WPM(); wpm.init_app(app)
+
+Every ``Config`` field is read from ``app.config["WPM_<FIELD>"]`` once, at ``init_app``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, current_app, request, request_finished, request_started
+
+from web_performance_monitor import Config, PerformanceMonitor
+from web_performance_monitor.wsgi import BODY_COMPLETE_KEY, ROUTE_KEY
+
+from .cli import wpm_cli
+
+__all__ = ["WPM", "WPMState", "UNMATCHED_ROUTE"]
+
+EXTENSION_KEY = "wpm"
+# Requests that matched no URL rule (404/405) share one endpoint instead of one per random path.
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+@dataclass
+class WPMState:
+    """What ``app.extensions["wpm"]`` holds: this app's own monitor."""
+
+    extension: WPM
+    monitor: PerformanceMonitor
+
+
+def _config_from_app(app: Flask) -> Config:
+    for name, value in Config().as_dict(masked=False).items():
+        app.config.setdefault(f"WPM_{name.upper()}", value)
+    values = {key: value for key, value in app.config.items() if key.startswith("WPM_")}
+    return Config.from_mapping(values, label=lambda name: f'app.config["WPM_{name.upper()}"]')
+
+
+def _note_route(sender: Flask, **extra: Any) -> None:
+    rule = request.url_rule
+    request.environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED_ROUTE
+
+
+def _note_response(sender: Flask, response: Response, **extra: Any) -> None:
+    request.environ[BODY_COMPLETE_KEY] = not response.is_streamed
+
+
+class WPM:
+    """The Flask extension. Holds no app: one instance can serve several apps (factories)."""
+
+    def __init__(self, app: Flask | None = None) -> None:
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Validate ``WPM_*`` config (``ConfigError`` names the bad key) and wrap the app."""
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(
+                "A 'WPM' instance has already been registered on this Flask app. Import and "
+                "use that instance instead."
+            )
+        monitor = PerformanceMonitor(_config_from_app(app))
+        app.extensions[EXTENSION_KEY] = WPMState(self, monitor)
+        app.wsgi_app = monitor.create_middleware()(app.wsgi_app)  # type: ignore[method-assign]
+        request_started.connect(_note_route, app, weak=False)
+        request_finished.connect(_note_response, app, weak=False)
+        app.cli.add_command(wpm_cli)
+
+    @staticmethod
+    def get_monitor(app: Flask | None = None) -> PerformanceMonitor:
+        """The monitor of ``app`` (default: the current app)."""
+        target = app if app is not None else current_app
+        state: WPMState = target.extensions[EXTENSION_KEY]
+        return state.monitor
+
+    @property
+    def monitor(self) -> PerformanceMonitor:
+        """The current app's monitor (needs an app context)."""
+        return self.get_monitor()

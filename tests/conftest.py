@@ -1,0 +1,120 @@
+"""Fixtures shared by every package's tests: monitors with a recording notifier, helpers."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from web_performance_monitor import Config, PerformanceMonitor
+from web_performance_monitor.events import Alert
+from web_performance_monitor.notifiers import Notifier
+
+
+class RecordingNotifier(Notifier):
+    """Captures what would be sent, like sentry-python's ``capture_events``."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+        self.tests = 0
+
+    def send(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+    def send_test(self) -> None:
+        self.tests += 1
+
+
+def busy(seconds: float) -> None:
+    """Burn CPU (not sleep) so the profile has frames to show."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+@pytest.fixture
+def report_dir(tmp_path: Path) -> Path:
+    return tmp_path / "reports"
+
+
+@pytest.fixture
+def make_monitor(report_dir: Path) -> Iterator[Callable[..., PerformanceMonitor]]:
+    """Build monitors with test-friendly defaults; each is closed after the test."""
+    monitors: list[PerformanceMonitor] = []
+
+    def make(**overrides: Any) -> PerformanceMonitor:
+        values: dict[str, Any] = {
+            "threshold_seconds": 0.05,
+            "local_output_dir": str(report_dir),
+            "alert_store_url": "memory://",
+            "notify_retries": 0,
+        }
+        values.update(overrides)
+        monitor = PerformanceMonitor(Config(**values))
+        monitor.retry_delay = 0.01
+        monitors.append(monitor)
+        return monitor
+
+    yield make
+    for monitor in monitors:
+        monitor.close(timeout=5)
+
+
+@pytest.fixture
+def recorder() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture
+def monitor(make_monitor: Callable[..., PerformanceMonitor],
+            recorder: RecordingNotifier) -> PerformanceMonitor:
+    """A monitor with a 50 ms threshold, an in-memory store and a recording notifier."""
+    mon = make_monitor()
+    mon.add_notifier(recorder)
+    return mon
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server on a free port (never the machine's shared one)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
