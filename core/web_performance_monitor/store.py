@@ -55,17 +55,17 @@ class MemoryStore(AlertStore):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._claimed: dict[str, tuple[float, str]] = {}
+        self._claimed: dict[str, tuple[float, str]] = {}  # endpoint -> (expires at, token)
         self._suppressed: dict[str, int] = {}
 
     def claim(self, endpoint: str, window_seconds: float) -> Claim | None:
         now = time.time()
         with self._lock:
             current = self._claimed.get(endpoint)
-            if current and now - current[0] < window_seconds:
+            if current and now < current[0]:
                 return None
             token = _token()
-            self._claimed[endpoint] = (now, token)
+            self._claimed[endpoint] = (now + window_seconds, token)
             return Claim(endpoint, token, self._suppressed.pop(endpoint, 0))
 
     def suppress(self, endpoint: str) -> None:
@@ -85,25 +85,26 @@ class MemoryStore(AlertStore):
 class SQLiteStore(AlertStore):
     """A file shared by every worker process on the host; survives restarts.
 
-    The claim is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING``: SQLite
+    A window ends at the ``expires_at`` its claim set (as a Redis key expires), so changing
+    ``alert_window_days`` applies from the next alert on. The claim is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING``: SQLite
     runs it under one write lock, so two processes can never both take the same window.
     """
 
     _SCHEMA = """
         CREATE TABLE IF NOT EXISTS wpm_alerts (
             endpoint TEXT PRIMARY KEY,
-            claimed_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
             token TEXT NOT NULL,
             suppressed INTEGER NOT NULL DEFAULT 0,
             reported INTEGER NOT NULL DEFAULT 0
         )"""
     _CLAIM = """
-        INSERT INTO wpm_alerts (endpoint, claimed_at, token, suppressed, reported)
-        VALUES (:endpoint, :now, :token, 0, 0)
+        INSERT INTO wpm_alerts (endpoint, expires_at, token, suppressed, reported)
+        VALUES (:endpoint, :now + :window, :token, 0, 0)
         ON CONFLICT (endpoint) DO UPDATE SET
-            claimed_at = excluded.claimed_at, token = excluded.token,
+            expires_at = excluded.expires_at, token = excluded.token,
             reported = wpm_alerts.suppressed, suppressed = 0
-        WHERE wpm_alerts.claimed_at <= :now - :window
+        WHERE wpm_alerts.expires_at <= :now
         RETURNING token, reported"""
 
     def __init__(self, path: str) -> None:
@@ -143,7 +144,7 @@ class SQLiteStore(AlertStore):
 
     def release(self, claim: Claim) -> None:
         self._execute(
-            "UPDATE wpm_alerts SET claimed_at = 0, suppressed = suppressed + reported + 1, "
+            "UPDATE wpm_alerts SET expires_at = 0, suppressed = suppressed + reported + 1, "
             "reported = 0 WHERE endpoint = :e AND token = :t",
             {"e": claim.endpoint, "t": claim.token},
         )

@@ -1,0 +1,113 @@
+"""A local HTTP server on 127.0.0.1 speaking the Mattermost v4 endpoints the client uses.
+
+``users/me`` (login), ``files`` (multipart upload) and ``posts``; it checks the bearer token and
+records uploads and posts. ``mode`` makes it misbehave: "401", "500" or "slow".
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+TOKEN = "mm-test-token-0123456789"
+CHANNEL = "chan-alerts"
+
+
+class FakeMattermost(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.mode = "ok"
+        self.slow_seconds = 3.0
+        self.files: dict[str, dict[str, Any]] = {}
+        self.posts: list[dict[str, Any]] = []
+        self.auth_headers: list[str] = []
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self) -> FakeMattermost:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeMattermost
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _guard(self) -> bool:
+        """Common checks; False when a reply was already sent."""
+        self.server.auth_headers.append(self.headers.get("Authorization", ""))
+        if self.server.mode == "slow":
+            time.sleep(self.server.slow_seconds)
+        if self.server.mode == "500":
+            self._reply(500, {"message": "internal error", "status_code": 500})
+            return False
+        if self.server.mode == "401" or self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            self._reply(401, {"message": "Invalid or expired session", "status_code": 401})
+            return False
+        return True
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_GET(self) -> None:  # noqa: N802
+        if not self._guard():
+            return
+        if self.path == "/api/v4/users/me":
+            self._reply(200, {"id": "bot-user", "username": "wpm-bot"})
+        else:
+            self._reply(404, {"message": "not found"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self._body()
+        if not self._guard():
+            return
+        if self.path == "/api/v4/files":
+            head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
+            message = BytesParser(policy=HTTP).parsebytes(head + body)
+            fields, infos = {}, []
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                payload = part.get_payload(decode=True) or b""
+                if part.get_filename():
+                    file_id = uuid.uuid4().hex
+                    self.server.files[file_id] = {"name": part.get_filename(), "content": payload}
+                    infos.append({"id": file_id, "name": part.get_filename()})
+                else:
+                    fields[name] = payload.decode()
+            for info in infos:
+                self.server.files[info["id"]]["channel_id"] = fields.get("channel_id")
+            self._reply(201, {"file_infos": infos, "client_ids": []})
+        elif self.path == "/api/v4/posts":
+            post = json.loads(body)
+            if post.get("channel_id") != CHANNEL:
+                self._reply(403, {"message": "no such channel"})
+                return
+            self.server.posts.append(post)
+            self._reply(201, {"id": uuid.uuid4().hex, **post})
+        else:
+            self._reply(404, {"message": "not found"})
