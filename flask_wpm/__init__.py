@@ -46,7 +46,9 @@ def _note_route(sender: Flask, **extra: Any) -> None:
 
 
 def _note_response(sender: Flask, response: Response, **extra: Any) -> None:
-    request.environ[BODY_COMPLETE_KEY] = not response.is_streamed
+    # Error pages (404, 405, abort()) pass through force_type and look "streamed", but their
+    # body is already rendered: only a successful streamed response is timed to its last chunk.
+    request.environ[BODY_COMPLETE_KEY] = not response.is_streamed or response.status_code >= 400
 
 
 class WPM:

@@ -330,9 +330,13 @@ class PerformanceMonitor:
         """Wait until queued alerts are sent; True when everything was handled in time."""
         return self._worker.flush(timeout)
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Send pending alerts, then release the worker, the store and the notifiers."""
-        self._worker.close(timeout)
+    def close(self, timeout: float = 10.0, *, final: bool = False) -> None:
+        """Send pending alerts, then release the worker, the store and the notifiers.
+
+        The monitor keeps working afterwards (the worker restarts) unless ``final``, which the
+        exit handler uses: after it, slow requests are still counted but no longer alerted.
+        """
+        self._worker.close(timeout, final=final)
         with self.errors.guard("closing"):
             self._parts.store.close()
             for notifier in self._parts.notifiers:
@@ -349,7 +353,7 @@ _live_monitors: weakref.WeakSet[PerformanceMonitor] = weakref.WeakSet()
 def _close_all() -> None:
     for monitor in list(_live_monitors):
         try:
-            monitor.close(timeout=5)
+            monitor.close(timeout=5, final=True)
         except Exception:  # noqa: BLE001, S110 - interpreter shutdown
             pass
 

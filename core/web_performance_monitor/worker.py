@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -30,6 +31,7 @@ class BackgroundWorker:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self.dropped = 0
+        self.closed = False
         _after_fork.add(self)
 
     def _reset_after_fork(self) -> None:
@@ -47,7 +49,13 @@ class BackgroundWorker:
                 self._thread.start()
 
     def submit(self, item: Any) -> bool:
-        """Queue ``item`` without blocking; False (and counted) when the queue is full."""
+        """Queue ``item`` without blocking; False (and counted) when the queue is full.
+
+        After ``close()`` (at interpreter exit) nothing is queued: a thread can no longer start.
+        """
+        if self.closed or sys.is_finalizing():
+            self.dropped += 1
+            return False
         self._ensure_thread()
         try:
             self._queue.put_nowait(item)
@@ -80,8 +88,9 @@ class BackgroundWorker:
             time.sleep(0.005)
         return True
 
-    def close(self, timeout: float = 10.0) -> bool:
-        """Flush, then stop the thread."""
+    def close(self, timeout: float = 10.0, final: bool = False) -> bool:
+        """Flush, then stop the thread (it restarts on the next submit unless ``final``)."""
+        self.closed = final
         drained = self.flush(timeout)
         thread = self._thread
         if thread is not None and thread.is_alive():

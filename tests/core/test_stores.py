@@ -71,7 +71,7 @@ def _claim_many(path: str, endpoints: int, barrier: object, results: object) -> 
 
 def test_sqlite_claims_are_atomic_across_processes(tmp_path: Path) -> None:
     path = str(tmp_path / "alerts.db")
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(6), context.Queue()
     procs = [context.Process(target=_claim_many, args=(path, 50, barrier, results))
              for _ in range(6)]
