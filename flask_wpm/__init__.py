@@ -18,7 +18,7 @@ from web_performance_monitor.wsgi import BODY_COMPLETE_KEY, ROUTE_KEY
 
 from .cli import wpm_cli
 
-__all__ = ["WPM", "WPMState", "UNMATCHED_ROUTE"]
+__all__ = ["UNMATCHED_ROUTE", "WPM", "WPMState"]
 
 EXTENSION_KEY = "wpm"
 # Requests that matched no URL rule (404/405) share one endpoint instead of one per random path.

@@ -8,11 +8,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from web_performance_monitor import PerformanceMonitor
+
 wpm_cli = AppGroup("wpm", help="web-performance-monitor: test alerts, show configuration.")
 
 
-def _monitor():  # type: ignore[no-untyped-def]
-    return current_app.extensions["wpm"].monitor
+def _monitor() -> PerformanceMonitor:
+    monitor: PerformanceMonitor = current_app.extensions["wpm"].monitor
+    return monitor
 
 
 @wpm_cli.command("test-alert")

@@ -74,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if not self._guard():
             return
         if self.path == "/api/v4/users/me":
@@ -82,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(404, {"message": "not found"})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self._body()
         if not self._guard():
             return

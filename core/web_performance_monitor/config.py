@@ -116,7 +116,7 @@ def _optional_text(*, secret: bool = False) -> Any:
         if not isinstance(value, str) or not value.strip():
             shown = type(value).__name__ if secret else _describe(value)
             raise ValueError(f"expected a non-empty string or None, got {shown}")
-        return value.strip()
+        return str(value).strip()
 
     return check
 
@@ -129,7 +129,7 @@ def _text(value: Any, text: bool) -> str:
 
 def _http_url(value: Any, text: bool) -> str | None:
     value = _optional_text()(value, text)
-    if value is None:
+    if not isinstance(value, str):
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -148,7 +148,9 @@ def _string_list(value: Any, text: bool) -> list[str]:
             try:
                 value = json.loads(stripped)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"expected a JSON list of strings, got {value!r} ({exc})") from None
+                raise ValueError(
+                    f"expected a JSON list of strings, got {value!r} ({exc})"
+                ) from None
         else:
             value = [item.strip() for item in stripped.split(",") if item.strip()]
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
@@ -181,7 +183,7 @@ def _log_level(value: Any, text: bool) -> str:
 
 def _store_url(value: Any, text: bool) -> str | None:
     value = _optional_text()(value, text)
-    if value is None:
+    if not isinstance(value, str):
         return None
     scheme = value.split(":", 1)[0].lower() if ":" in value else ""
     if scheme not in _STORE_SCHEMES:
@@ -234,7 +236,7 @@ _CHECKS: dict[str, Callable[[Any, bool], Any]] = {
 
 @dataclass(repr=False)
 class Config:
-    """Everything the monitor can be told. Invalid values raise ``ConfigError`` here, at start-up."""
+    """Everything the monitor can be told; invalid values raise ``ConfigError`` at start-up."""
 
     threshold_seconds: float = 1.0
     alert_window_days: float = 10
@@ -372,7 +374,9 @@ class Config:
         try:
             re.compile(pattern)
         except (re.error, TypeError) as exc:
-            raise ConfigError("url_blacklist", f"invalid regular expression {pattern!r}: {exc}")
+            raise ConfigError(
+                "url_blacklist", f"invalid regular expression {pattern!r}: {exc}"
+            ) from None
         if pattern not in self.url_blacklist:
             self.url_blacklist = [*self.url_blacklist, pattern]
             self._blacklist = _compile(self.url_blacklist)

@@ -79,7 +79,7 @@ class ErrorLog:
         """Run a block of monitor code; log and swallow its exceptions (never the host's)."""
         try:
             yield
-        except Exception as exc:  # noqa: BLE001 - this is the error boundary
+        except Exception as exc:
             self.report(what, exc)
 
     def reset(self) -> None:

@@ -40,7 +40,7 @@ _OVERHEAD_CHECK_EVERY = 1000
 class Span:
     """One running request or call."""
 
-    __slots__ = ("start", "wall", "run", "overhead")
+    __slots__ = ("overhead", "run", "start", "wall")
 
     def __init__(self, start: float, wall: float, run: ProfileRun | None, overhead: float):
         self.start = start
@@ -146,7 +146,7 @@ class PerformanceMonitor:
         run = None
         try:
             run = self._profiler.start(takeover=request)
-        except Exception as exc:  # noqa: BLE001 - a broken profiler must not break the app
+        except Exception as exc:
             self.errors.report("starting the profiler", exc)
         t1 = _perf()
         return Span(t1, time.time(), run, t1 - t0)
@@ -187,7 +187,7 @@ class PerformanceMonitor:
                     event.call = call() if call is not None else None
                 if not self._worker.submit(event):
                     self.errors.report("queueing an alert", RuntimeError("alert queue is full"))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             slow = False
             self.errors.report("finishing a request", exc)
         overhead = span.overhead + (_perf() - end)
@@ -200,7 +200,7 @@ class PerformanceMonitor:
             return ProfileResult(note="the profiler could not be started") if keep else None
         try:
             return run.stop(keep)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.errors.report("stopping the profiler", exc)
             return ProfileResult(note=f"the profiler failed: {exc!r}") if keep else None
 
@@ -238,13 +238,14 @@ class PerformanceMonitor:
         window = parts.config.alert_window_days * 86400.0
         if window <= 0:
             return Claim(endpoint, "", 0)
-        return self._with_store(parts, lambda store: store.claim(endpoint, window))
+        claim: Claim | None = self._with_store(parts, lambda store: store.claim(endpoint, window))
+        return claim
 
     def _with_store(self, parts: _Parts, action: Callable[[AlertStore], Any]) -> Any:
         """Use the configured store; if it fails, an in-process one, so alerts are not lost."""
         try:
             return action(parts.store)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.errors.report("using the alert store", exc)
             return action(self._fallback_store)
 
@@ -256,7 +257,7 @@ class PerformanceMonitor:
                     notifier.send(alert)
                     delivered = True
                     break
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     self.errors.report(f"sending an alert to {notifier.name}", exc)
                     self.stats.notifier_failed(notifier.name)
                     if attempt < self.config.notify_retries:
@@ -266,7 +267,10 @@ class PerformanceMonitor:
     # --- public API ----------------------------------------------------------------------
 
     def create_middleware(self) -> Callable[[Any], Any]:
-        """A WSGI middleware factory: ``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``."""
+        """A WSGI middleware factory.
+
+        ``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``
+        """
         from .wsgi import WSGIMiddleware
 
         return functools.partial(WSGIMiddleware, monitor=self)
@@ -315,7 +319,7 @@ class PerformanceMonitor:
             try:
                 notifier.send_test()
                 results[notifier.name] = True
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 results[notifier.name] = False
                 errors.append(f"{notifier.name}: {type(exc).__name__}: {scrub(str(exc))[:300]}")
         if not results:
@@ -354,7 +358,7 @@ def _close_all() -> None:
     for monitor in list(_live_monitors):
         try:
             monitor.close(timeout=5, final=True)
-        except Exception:  # noqa: BLE001, S110 - interpreter shutdown
+        except Exception:
             pass
 
 
@@ -372,7 +376,7 @@ def describe_call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[
             continue
         try:
             text = repr(value)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             text = f"<repr failed: {type(exc).__name__}>"
         info[f"argument {key}"] = text if len(text) <= 300 else text[:300] + "..."
     return info

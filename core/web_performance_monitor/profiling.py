@@ -41,7 +41,8 @@ class ProfileResult:
     def render_text(self) -> str | None:
         if self.session is None:
             return None
-        return str(ConsoleRenderer(unicode=True, color=False, short_mode=False).render(self.session))
+        renderer = ConsoleRenderer(unicode=True, color=False, short_mode=False)
+        return str(renderer.render(self.session))
 
     def hot_frames(self, count: int = 3) -> list[tuple[str, float]]:
         """The ``count`` functions with the most self time, as ("func (file:line)", seconds)."""

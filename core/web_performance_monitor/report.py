@@ -75,14 +75,19 @@ def _when(timestamp: float) -> str:
 
 
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
-header{background:#1d2330;color:#fff;padding:18px 28px}header h1{margin:0;font-size:20px;word-break:break-all}
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{background:#1d2330;color:#fff;padding:18px 28px}
+header h1{margin:0;font-size:20px;word-break:break-all}
 header p{margin:4px 0 0;color:#c5cad6}main{padding:8px 28px 40px;max-width:1400px}
-section{background:#fff;border:1px solid #e1e4ea;border-radius:6px;margin:16px 0;padding:6px 18px 14px}
+section{background:#fff;border:1px solid #e1e4ea;border-radius:6px;margin:16px 0;
+  padding:6px 18px 14px}
 h2{font-size:15px;margin:12px 0 8px}table{border-collapse:collapse;width:100%}
-th,td{text-align:left;vertical-align:top;padding:3px 10px 3px 0;border-bottom:1px solid #f0f1f4;word-break:break-all}
-th{width:220px;color:#5a6275;font-weight:600}pre{background:#0f1320;color:#e6e9ef;padding:12px;overflow:auto;
-border-radius:4px;font-size:12px;max-height:600px}.slow{color:#c0392b;font-weight:700}.muted{color:#8a90a0}
+th,td{text-align:left;vertical-align:top;padding:3px 10px 3px 0;
+  border-bottom:1px solid #f0f1f4;word-break:break-all}
+th{width:220px;color:#5a6275;font-weight:600}
+pre{background:#0f1320;color:#e6e9ef;padding:12px;overflow:auto;border-radius:4px;
+  font-size:12px;max-height:600px}
+.slow{color:#c0392b;font-weight:700}.muted{color:#8a90a0}
 iframe{width:100%;height:720px;border:1px solid #e1e4ea;border-radius:4px}
 """
 
@@ -158,7 +163,7 @@ def _profile_html(event: SlowEvent, hot: list[tuple[str, float]]) -> str:
     try:
         text = profile.render_text() or ""
         page = profile.render_html()
-    except Exception as exc:  # noqa: BLE001 - a report without a profile beats no report
+    except Exception as exc:
         return f"<p class=muted>Profile could not be rendered: {_e(repr(exc))}</p>"
     parts.append(f"<h2>Call tree</h2><pre>{_e(text)}</pre>")
     if page:

@@ -84,7 +84,8 @@ def describe_body(record: RequestRecord, masker: Masker) -> dict[str, Any]:
     return {"summary": f"{media or 'body without content type'}, {_human_size(size)}, not stored"}
 
 
-def _describe_multipart(body: bytes, content_type: str, size: int, masker: Masker) -> dict[str, Any]:
+def _describe_multipart(body: bytes, content_type: str, size: int,
+                        masker: Masker) -> dict[str, Any]:
     head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
     message = BytesParser(policy=HTTP).parsebytes(head + body)
     if not message.is_multipart():
@@ -94,7 +95,8 @@ def _describe_multipart(body: bytes, content_type: str, size: int, masker: Maske
     for part in list(message.iter_parts())[:MAX_FIELDS]:
         name = part.get_param("name", header="content-disposition") or ""
         filename = part.get_filename()
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        payload = payload if isinstance(payload, bytes) else b""
         if filename is not None:
             files.append({"field": str(name), "filename": str(filename),
                           "content_type": part.get_content_type(), "size": len(payload)})

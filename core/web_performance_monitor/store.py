@@ -10,6 +10,7 @@ fails, ``release`` gives the window back so that a later slow request can try ag
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -42,7 +43,7 @@ class AlertStore(ABC):
     def release(self, claim: Claim) -> None:
         """Give the window back (all notifiers failed); keeps the suppressed count."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Free connections; the store may be used again afterwards (it reconnects)."""
 
 
@@ -86,8 +87,9 @@ class SQLiteStore(AlertStore):
     """A file shared by every worker process on the host; survives restarts.
 
     A window ends at the ``expires_at`` its claim set (as a Redis key expires), so changing
-    ``alert_window_days`` applies from the next alert on. The claim is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING``: SQLite
-    runs it under one write lock, so two processes can never both take the same window.
+    ``alert_window_days`` applies from the next alert on. The claim is a single
+    ``INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING``: SQLite runs it under one
+    write lock, so two processes can never both take the same window.
     """
 
     _SCHEMA = """
@@ -120,11 +122,26 @@ class SQLiteStore(AlertStore):
                 os.makedirs(directory, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=10, isolation_level=None,
                                    check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 10000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(self._SCHEMA)
+            try:
+                self._initialise(conn)
+            except BaseException:
+                conn.close()
+                raise
             self._conn, self._pid = conn, os.getpid()
         return self._conn
+
+    def _initialise(self, conn: sqlite3.Connection) -> None:
+        # Workers starting together race to switch a new file to WAL; SQLite answers "database
+        # is locked" there without waiting for busy_timeout, so the set-up is retried.
+        for attempt in range(50):
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(self._SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.01 + random.random() * 0.05)
 
     def _execute(self, sql: str, params: dict[str, Any]) -> list[Any]:
         with self._lock:

@@ -72,7 +72,7 @@ class BackgroundWorker:
                 if item is _STOP:
                     return
                 self._handle(item)
-            except Exception as exc:  # noqa: BLE001 - the handler has its own boundary
+            except Exception as exc:
                 logger.warning("web_performance_monitor: alert worker error: %r", exc)
             finally:
                 q.task_done()

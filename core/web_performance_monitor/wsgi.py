@@ -27,7 +27,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class InputTee:
     """A read-through wrapper on ``wsgi.input`` that remembers a bounded prefix."""
 
-    __slots__ = ("_stream", "_cap", "kept", "seen")
+    __slots__ = ("_cap", "_stream", "kept", "seen")
 
     def __init__(self, stream: Any, cap: int) -> None:
         self._stream = stream
@@ -106,7 +106,7 @@ def record_from_environ(environ: dict[str, Any], tee: InputTee | None) -> Reques
 class _Response:
     """The app's response iterable, finishing the span when the server closes it."""
 
-    __slots__ = ("_result", "_finish", "_done")
+    __slots__ = ("_done", "_finish", "_result")
 
     def __init__(self, result: Iterable[bytes], finish: Callable[[BaseException | None], None]):
         self._result = result

@@ -78,7 +78,8 @@ def test_env_errors_name_the_variable_and_the_form(variable: str, value: str,
 
 
 def test_unknown_env_variable_is_reported_with_a_hint() -> None:
-    with pytest.raises(ConfigError, match="WPM_THRESHOLD_SECOND.*did you mean 'threshold_seconds'"):
+    with pytest.raises(ConfigError,
+                       match=r"WPM_THRESHOLD_SECOND.*did you mean 'threshold_seconds'"):
         Config.from_env({"WPM_THRESHOLD_SECOND": "1"})
 
 
@@ -137,7 +138,7 @@ def test_from_file_json_and_errors(tmp_path: Path) -> None:
     assert Config.from_file(good).alert_window_days == 3
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"alert_window_days": "soon"}))
-    with pytest.raises(ConfigError, match="bad.json: alert_window_days: expected a number"):
+    with pytest.raises(ConfigError, match=r"bad\.json: alert_window_days: expected a number"):
         Config.from_file(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         Config.from_file(tmp_path / "missing.toml")

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from web_performance_monitor.store import AlertStore, MemoryStore, RedisStore, SQLiteStore, open_store
+from web_performance_monitor.store import (
+    AlertStore,
+    MemoryStore,
+    RedisStore,
+    SQLiteStore,
+    open_store,
+)
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
@@ -65,7 +71,11 @@ def test_release_by_a_stale_claim_does_nothing(store: AlertStore) -> None:
 def _claim_many(path: str, endpoints: int, barrier: object, results: object) -> None:
     store = SQLiteStore(path)
     barrier.wait()  # type: ignore[attr-defined]
-    won = sum(store.claim(f"GET /e{i}", 3600) is not None for i in range(endpoints))
+    try:
+        won: int | str = sum(store.claim(f"GET /e{i}", 3600) is not None
+                             for i in range(endpoints))
+    except Exception as exc:  # reported to the parent instead of a silent hang
+        won = repr(exc)
     results.put(won)  # type: ignore[attr-defined]
 
 
@@ -80,6 +90,7 @@ def test_sqlite_claims_are_atomic_across_processes(tmp_path: Path) -> None:
     wins = [results.get(timeout=60) for _ in procs]
     for proc in procs:
         proc.join(30)
+    assert all(isinstance(w, int) for w in wins), wins  # a fresh file, six processes at once
     assert sum(wins) == 50  # every endpoint claimed exactly once, none lost, none twice
 
 

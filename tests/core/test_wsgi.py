@@ -153,7 +153,7 @@ def test_stats_are_thread_safe_and_per_endpoint(monitor: PerformanceMonitor) -> 
 
     def hammer(n: int) -> None:
         client = Client(client_app)
-        for i in range(200):
+        for _ in range(200):
             client.get(f"/e{n}")
 
     threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]

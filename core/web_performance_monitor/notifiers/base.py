@@ -25,5 +25,5 @@ class Notifier(ABC):
     def send_test(self) -> None:
         """Deliver a test message proving the configuration works end to end."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
