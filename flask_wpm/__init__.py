@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request, request_finished, request_started
 
 from web_performance_monitor import Config, PerformanceMonitor
+from web_performance_monitor.request import UNMATCHED_ROUTE
 from web_performance_monitor.wsgi import BODY_COMPLETE_KEY, ROUTE_KEY
 
 from .cli import wpm_cli
@@ -21,8 +22,6 @@ from .cli import wpm_cli
 __all__ = ["UNMATCHED_ROUTE", "WPM", "WPMState"]
 
 EXTENSION_KEY = "wpm"
-# Requests that matched no URL rule (404/405) share one endpoint instead of one per random path.
-UNMATCHED_ROUTE = "<unmatched>"
 
 
 @dataclass

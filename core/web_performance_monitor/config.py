@@ -352,11 +352,8 @@ class Config:
     # --- validation ----------------------------------------------------------------------
 
     def _validate(self, *, text: bool, label: Label = _field_label) -> None:
-        for name, check in _CHECKS.items():
-            try:
-                setattr(self, name, check(getattr(self, name), text))
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(label(name), str(exc)) from None
+        for name in _CHECKS:
+            setattr(self, name, check_field(name, getattr(self, name), label=label, text=text))
         if self.enable_mattermost:
             for name in ("mattermost_server_url", "mattermost_token", "mattermost_channel_id"):
                 if not getattr(self, name):
@@ -419,6 +416,19 @@ class Config:
 
 FIELD_NAMES = frozenset(item.name for item in dataclasses.fields(Config))
 assert FIELD_NAMES == set(_CHECKS), "every Config field needs a check"
+
+
+def check_field(name: str, value: Any, *, label: Label = _field_label, text: bool = True) -> Any:
+    """Validate one field on its own (no cross-field rules); returns the normalised value.
+
+    For tools that report every bad key at once, such as Django's system checks.
+    """
+    if name not in FIELD_NAMES:
+        raise ConfigError(label(name), _unknown_key_hint(name))
+    try:
+        return _CHECKS[name](value, text)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(label(name), str(exc)) from None
 
 
 def _normalise_key(key: str) -> str:

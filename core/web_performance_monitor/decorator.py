@@ -17,15 +17,19 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def monitored(monitor: PerformanceMonitor, func: F, threshold: float | None,
+def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold: float | None,
               name: str | None) -> F:
-    """Wrap ``func`` (sync or async) so each call is timed, and profiled when slow."""
+    """Wrap ``func`` (sync or async) so each call is timed, and profiled when slow.
+
+    The monitor is looked up at each call, so adapters whose monitor follows settings
+    (``django_wpm`` under ``override_settings``) can share this wrapper.
+    """
     from .monitor import describe_call
 
     endpoint = name or f"{func.__module__}.{func.__qualname__}"
 
-    def finish(span: Any, error: BaseException | None, args: tuple[Any, ...],
-               kwargs: dict[str, Any]) -> None:
+    def finish(monitor: PerformanceMonitor, span: Any, error: BaseException | None,
+               args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         monitor.finish(span, kind="function", method="CALL", path=endpoint, route=endpoint,
                        error=error, threshold=threshold,
                        call=lambda: describe_call(func, args, kwargs, monitor._parts.masker))
@@ -34,6 +38,7 @@ def monitored(monitor: PerformanceMonitor, func: F, threshold: float | None,
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            monitor = get_monitor()
             if not monitor.enabled:
                 return await func(*args, **kwargs)
             span, error = monitor.begin(request=False), None
@@ -43,12 +48,13 @@ def monitored(monitor: PerformanceMonitor, func: F, threshold: float | None,
                 error = exc
                 raise
             finally:
-                finish(span, error, args, kwargs)
+                finish(monitor, span, error, args, kwargs)
 
         return async_wrapper  # type: ignore[return-value]
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        monitor = get_monitor()
         if not monitor.enabled:
             return func(*args, **kwargs)
         span, error = monitor.begin(request=False), None
@@ -58,6 +64,6 @@ def monitored(monitor: PerformanceMonitor, func: F, threshold: float | None,
             error = exc
             raise
         finally:
-            finish(span, error, args, kwargs)
+            finish(monitor, span, error, args, kwargs)
 
     return wrapper  # type: ignore[return-value]

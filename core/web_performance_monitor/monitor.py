@@ -293,9 +293,12 @@ class PerformanceMonitor:
         """Monitor a function (sync or async); return values and exceptions pass unchanged."""
         from .decorator import monitored
 
+        def this() -> PerformanceMonitor:
+            return self
+
         if func is not None:
-            return monitored(self, func, threshold_seconds, name)
-        return lambda fn: monitored(self, fn, threshold_seconds, name)
+            return monitored(this, func, threshold_seconds, name)
+        return lambda fn: monitored(this, fn, threshold_seconds, name)
 
     def get_stats(self) -> dict[str, Any]:
         """Counters since start or the last ``reset_stats()``; safe to call from any thread."""

@@ -17,6 +17,9 @@ from urllib.parse import parse_qsl
 from .masking import Masker
 from .tracing import extract_trace_ids
 
+# Requests that matched no route (404/405) share one endpoint instead of one per random path.
+UNMATCHED_ROUTE = "<unmatched>"
+
 MAX_FIELDS = 200
 MAX_VALUE_CHARS = 1000
 MAX_HEADER_CHARS = 500
@@ -35,6 +38,10 @@ class RequestRecord:
     body: bytes | None = None  # the prefix of the body the app read, at most max_body_bytes
     body_size: int | None = None  # the declared or observed full size
     body_truncated: bool = False
+    # Fields a framework already parsed (e.g. a multipart form the app read), used when the raw
+    # body is not available: (name, value) pairs, and files as name/filename/content_type/size.
+    form: list[tuple[str, str]] | None = None
+    files: list[dict[str, Any]] | None = None
 
     def header(self, name: str) -> str:
         name = name.lower()
@@ -42,6 +49,18 @@ class RequestRecord:
             if key == name:
                 return value
         return ""
+
+
+def wsgi_text(value: str) -> str:
+    """A PEP 3333 string (bytes decoded as latin-1) shown as UTF-8, bad bytes replaced.
+
+    Strings that are already real text (characters beyond latin-1) pass through.
+    """
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value
+    return raw.decode("utf-8", "replace")
 
 
 def _clip(value: Any, limit: int = MAX_VALUE_CHARS) -> Any:
@@ -59,6 +78,12 @@ def describe_body(record: RequestRecord, masker: Masker) -> dict[str, Any]:
     content_type = record.header("content-type")
     media = content_type.split(";", 1)[0].strip().lower()
     size = record.body_size if record.body_size is not None else len(record.body or b"")
+    if not record.body and (record.form or record.files):
+        return {"form": [(k, _clip(v)) for k, v in masker.pairs(record.form or [])],
+                "files": [{**f, "filename": _clip(str(f.get("filename")), 200)}
+                          for f in (record.files or [])[:MAX_FIELDS]],
+                "summary": f"form parsed by the application, {_human_size(size)}; "
+                           "file contents not stored"}
     if not record.body:
         if size:
             return {"summary": f"{_human_size(size)} ({media or 'no content type'}), "

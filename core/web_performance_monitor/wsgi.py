@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .request import RequestRecord
+from .request import RequestRecord, wsgi_text
 
 if TYPE_CHECKING:
     from .monitor import PerformanceMonitor, Span
@@ -72,18 +72,13 @@ class InputTee:
         return getattr(self._stream, name)
 
 
-def _text(value: str) -> str:
-    """PEP 3333 strings are latin-1 decoded bytes; show them as UTF-8, bad bytes replaced."""
-    return value.encode("latin-1", "replace").decode("utf-8", "replace")
-
-
 def record_from_environ(environ: dict[str, Any], tee: InputTee | None) -> RequestRecord:
     """The request record of a WSGI request (copies strings, parses nothing)."""
-    headers = [(key[5:].replace("_", "-").lower(), _text(value))
+    headers = [(key[5:].replace("_", "-").lower(), wsgi_text(value))
                for key, value in environ.items() if key.startswith("HTTP_")]
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         if environ.get(key):
-            headers.append((key.replace("_", "-").lower(), _text(environ[key])))
+            headers.append((key.replace("_", "-").lower(), wsgi_text(environ[key])))
     try:
         declared = int(environ.get("CONTENT_LENGTH") or 0) or None
     except ValueError:
@@ -92,9 +87,9 @@ def record_from_environ(environ: dict[str, Any], tee: InputTee | None) -> Reques
     size = max(declared or 0, tee.seen if tee is not None else 0) or declared
     return RequestRecord(
         method=environ.get("REQUEST_METHOD", "GET"),
-        path=_text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")),
+        path=wsgi_text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")),
         route=environ.get(ROUTE_KEY),
-        query_string=_text(environ.get("QUERY_STRING", "")),
+        query_string=wsgi_text(environ.get("QUERY_STRING", "")),
         headers=headers,
         client=environ.get("REMOTE_ADDR"),
         body=body,

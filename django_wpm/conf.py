@@ -1,0 +1,61 @@
+"""``settings.WPM`` → one ``PerformanceMonitor`` per process, rebuilt when the setting changes.
+
+Like django-debug-toolbar's and django-cors-headers' settings: read once and cached, and the
+cache is dropped on ``setting_changed`` so ``override_settings(WPM=...)`` works in tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from web_performance_monitor import Config, ConfigError, PerformanceMonitor
+
+SETTING = "WPM"
+
+_lock = threading.Lock()
+_monitor: PerformanceMonitor | None = None
+
+
+def label(name: str) -> str:
+    """How a field is written in settings, for error messages."""
+    return f'settings.WPM["{name.upper()}"]'
+
+
+def user_settings() -> Mapping[str, Any]:
+    value = getattr(settings, SETTING, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError("settings.WPM", f"expected a dict of options, got {type(value).__name__}")
+    return value
+
+
+def load_config() -> Config:
+    """The ``Config`` the settings describe; ``ConfigError`` names the bad key."""
+    return Config.from_mapping(user_settings(), label=label)
+
+
+def get_monitor() -> PerformanceMonitor:
+    """This process's monitor, built from ``settings.WPM`` on first use."""
+    global _monitor
+    monitor = _monitor
+    if monitor is None:
+        with _lock:
+            if _monitor is None:
+                _monitor = PerformanceMonitor(load_config())
+            monitor = _monitor
+    return monitor
+
+
+@receiver(setting_changed)
+def _reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
+    global _monitor
+    if setting == SETTING:
+        with _lock:
+            old, _monitor = _monitor, None
+        if old is not None:
+            old.close()

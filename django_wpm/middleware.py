@@ -1,0 +1,157 @@
+"""``PerformanceMonitorMiddleware``: sync and async capable, first in ``MIDDLEWARE``.
+
+Under WSGI it runs synchronously, under ASGI natively async: Django never has to adapt it, so no
+thread or event-loop hop is added. Only the translation from Django's request and response to
+the core's record lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import FileResponse, HttpRequest, HttpResponseBase
+
+from web_performance_monitor import PerformanceMonitor, RequestRecord
+from web_performance_monitor.monitor import Span
+from web_performance_monitor.request import UNMATCHED_ROUTE, wsgi_text
+
+from .conf import get_monitor
+
+Done = Callable[[BaseException | None], None]
+
+
+def _route(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return UNMATCHED_ROUTE
+    return str(match.route or match._func_path)
+
+
+def _record(request: HttpRequest, cap: int) -> RequestRecord:
+    """The core's record of a Django request; touches only what the view already read."""
+    meta = request.META
+    body: bytes | None = request.__dict__.get("_body")
+    form = files = None
+    if body is None and "_files" in request.__dict__:  # a multipart form the view parsed
+        form = [(k, str(v)) for k, values in request.POST.lists() for v in values]
+        files = [{"field": k, "filename": f.name, "content_type": f.content_type, "size": f.size}
+                 for k, uploads in request.FILES.lists() for f in uploads]
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0) or None
+    except ValueError:
+        declared = None
+    size = declared if body is None else max(declared or 0, len(body))
+    return RequestRecord(
+        method=request.method or "GET",
+        path=request.path,
+        route=_route(request),
+        query_string=wsgi_text(meta.get("QUERY_STRING", "")),
+        headers=[(k.lower(), v) for k, v in request.headers.items()],
+        client=meta.get("REMOTE_ADDR"),
+        body=body[:cap] if body is not None else None,
+        body_size=size,
+        body_truncated=body is not None and len(body) > cap,
+        form=form,
+        files=files,
+    )
+
+
+def _finisher(monitor: PerformanceMonitor, span: Span, request: HttpRequest,
+              status: int | None) -> Done:
+    """A callback that ends the span once (streaming responses end when exhausted/closed)."""
+    done = False
+
+    def finish(error: BaseException | None) -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
+        monitor.finish(span, kind="request", method=request.method or "GET", path=request.path,
+                       route=_route(request), status=status if error is None else 500,
+                       error=error,
+                       capture=lambda: _record(request, monitor.config.max_body_bytes))
+
+    return finish
+
+
+def _timed_sync(iterator: Iterator[bytes], finish: Done) -> Iterator[bytes]:
+    try:
+        yield from iterator
+    except GeneratorExit:
+        finish(None)
+        raise
+    except BaseException as exc:
+        finish(exc)
+        raise
+    finish(None)
+
+
+async def _timed_async(iterator: AsyncIterator[bytes], finish: Done) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in iterator:
+            yield chunk
+    except GeneratorExit:
+        finish(None)
+        raise
+    except BaseException as exc:
+        finish(exc)
+        raise
+    finish(None)
+
+
+def _complete(monitor: PerformanceMonitor, span: Span, request: HttpRequest,
+              response: HttpResponseBase) -> HttpResponseBase:
+    finish = _finisher(monitor, span, request, response.status_code)
+    # A streamed body is timed to its last chunk; a FileResponse is handed to the server's
+    # sendfile as it is, so it ends here.
+    if response.streaming and not isinstance(response, FileResponse):
+        content = response.streaming_content  # type: ignore[attr-defined]
+        if getattr(response, "is_async", False):
+            response.streaming_content = _timed_async(content, finish)  # type: ignore[attr-defined]
+        else:
+            response.streaming_content = _timed_sync(content, finish)  # type: ignore[attr-defined]
+    else:
+        finish(None)
+    return response
+
+
+class PerformanceMonitorMiddleware:
+    """Times every request, profiles the slow ones, alerts once per endpoint."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+        get_monitor()  # invalid settings fail here, when Django loads the middleware
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        monitor = get_monitor()
+        if not monitor.enabled:
+            return self.get_response(request)
+        span = monitor.begin()
+        try:
+            response = self.get_response(request)
+        except BaseException as exc:
+            _finisher(monitor, span, request, None)(exc)
+            raise
+        return _complete(monitor, span, request, response)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        monitor = get_monitor()
+        if not monitor.enabled:
+            return await self.get_response(request)  # type: ignore[no-any-return]
+        span = monitor.begin()
+        try:
+            response = await self.get_response(request)
+        except BaseException as exc:
+            _finisher(monitor, span, request, None)(exc)
+            raise
+        return _complete(monitor, span, request, response)

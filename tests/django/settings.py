@@ -1,0 +1,23 @@
+"""Django settings for django_wpm's tests."""
+
+from __future__ import annotations
+
+import tempfile
+
+SECRET_KEY = "tests-only"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+ROOT_URLCONF = "tests.django.urls"
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "django_wpm"]
+MIDDLEWARE = [
+    "django_wpm.middleware.PerformanceMonitorMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+WPM = {
+    "THRESHOLD_SECONDS": 0.05,
+    "LOCAL_OUTPUT_DIR": tempfile.mkdtemp(prefix="wpm-django-tests-"),
+    "ALERT_STORE_URL": "memory://",
+    "NOTIFY_RETRIES": 0,
+}

@@ -1,0 +1,17 @@
+from django.urls import include, path
+
+from tests.django import views
+
+api = [path("users/<int:uid>/", views.user)]
+
+urlpatterns = [
+    path("fast/", views.fast),
+    path("users/<int:uid>/", views.user),
+    path("async-users/<int:uid>/", views.async_user),
+    path("api/", include(api)),
+    path("echo/body/", views.echo_body),
+    path("echo/form/", views.echo_form),
+    path("stream/", views.stream),
+    path("boom/", views.boom),
+    path("helper/", views.uses_helper),
+]
