@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test test-django-lts demo bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,17 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The Django tests again on the previous LTS (the main venv has the latest release).
+DJANGO_LTS_VENV = .venv-django42
+$(DJANGO_LTS_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DJANGO_LTS_VENV)
+	$(DJANGO_LTS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DJANGO_LTS_VENV)/bin/python -m pip install --quiet -e '.[django,flask,mattermost,redis,dev]' 'django>=4.2,<4.3'
+	touch $@
+
+test-django-lts: $(DJANGO_LTS_VENV)/.installed
+	$(DJANGO_LTS_VENV)/bin/python -m pytest -q tests/django
+
 demo: $(STAMP)
 	$(BIN)/python example_projects/flask_app/demo.py
 
@@ -28,4 +39,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist
+	rm -rf $(VENV) $(DJANGO_LTS_VENV) .pytest_cache build dist
