@@ -7,7 +7,7 @@ the core's record lives here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -16,10 +16,9 @@ from django.http import FileResponse, HttpRequest, HttpResponseBase
 from web_performance_monitor import PerformanceMonitor, RequestRecord
 from web_performance_monitor.monitor import Span
 from web_performance_monitor.request import UNMATCHED_ROUTE, wsgi_text
+from web_performance_monitor.streaming import Finish, once, timed_aiter, timed_iter
 
 from .conf import get_monitor
-
-Done = Callable[[BaseException | None], None]
 
 
 def _route(request: HttpRequest) -> str:
@@ -59,15 +58,9 @@ def _record(request: HttpRequest, cap: int) -> RequestRecord:
 
 
 def _finisher(monitor: PerformanceMonitor, span: Span, request: HttpRequest,
-              status: int | None) -> Done:
-    """A callback that ends the span once (streaming responses end when exhausted/closed)."""
-    done = False
-
+              status: int | None) -> Finish:
+    @once
     def finish(error: BaseException | None) -> None:
-        nonlocal done
-        if done:
-            return
-        done = True
         monitor.finish(span, kind="request", method=request.method or "GET", path=request.path,
                        route=_route(request), status=status if error is None else 500,
                        error=error,
@@ -76,42 +69,17 @@ def _finisher(monitor: PerformanceMonitor, span: Span, request: HttpRequest,
     return finish
 
 
-def _timed_sync(iterator: Iterator[bytes], finish: Done) -> Iterator[bytes]:
-    try:
-        yield from iterator
-    except GeneratorExit:
-        finish(None)
-        raise
-    except BaseException as exc:
-        finish(exc)
-        raise
-    finish(None)
-
-
-async def _timed_async(iterator: AsyncIterator[bytes], finish: Done) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in iterator:
-            yield chunk
-    except GeneratorExit:
-        finish(None)
-        raise
-    except BaseException as exc:
-        finish(exc)
-        raise
-    finish(None)
-
-
 def _complete(monitor: PerformanceMonitor, span: Span, request: HttpRequest,
               response: HttpResponseBase) -> HttpResponseBase:
     finish = _finisher(monitor, span, request, response.status_code)
     # A streamed body is timed to its last chunk; a FileResponse is handed to the server's
     # sendfile as it is, so it ends here.
     if response.streaming and not isinstance(response, FileResponse):
-        content = response.streaming_content  # type: ignore[attr-defined]
+        content = response.streaming_content
         if getattr(response, "is_async", False):
-            response.streaming_content = _timed_async(content, finish)  # type: ignore[attr-defined]
+            response.streaming_content = timed_aiter(content, finish)
         else:
-            response.streaming_content = _timed_sync(content, finish)  # type: ignore[attr-defined]
+            response.streaming_content = timed_iter(content, finish)
     else:
         finish(None)
     return response
@@ -147,7 +115,7 @@ class PerformanceMonitorMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         monitor = get_monitor()
         if not monitor.enabled:
-            return await self.get_response(request)  # type: ignore[no-any-return]
+            return await self.get_response(request)
         span = monitor.begin()
         try:
             response = await self.get_response(request)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .request import RequestRecord, wsgi_text
+from .streaming import Finish, once, timed_iter
 
 if TYPE_CHECKING:
     from .monitor import PerformanceMonitor, Span
@@ -99,27 +100,20 @@ def record_from_environ(environ: dict[str, Any], tee: InputTee | None) -> Reques
 
 
 class _Response:
-    """The app's response iterable, finishing the span when the server closes it."""
+    """The app's response iterable, finishing the span when exhausted or closed.
 
-    __slots__ = ("_done", "_finish", "_result")
+    Test clients often never call ``close()``; servers always do. Whichever comes first ends
+    the request.
+    """
 
-    def __init__(self, result: Iterable[bytes], finish: Callable[[BaseException | None], None]):
+    __slots__ = ("_finish", "_result")
+
+    def __init__(self, result: Iterable[bytes], finish: Finish) -> None:
         self._result = result
         self._finish = finish
-        self._done = False
 
     def __iter__(self) -> Iterator[bytes]:
-        # The request ends when the body is exhausted or the server closes it, whichever
-        # comes first (test clients often never call close()).
-        try:
-            yield from self._result
-        except GeneratorExit:  # abandoned mid-stream (client gone)
-            self._complete(None)
-            raise
-        except BaseException as exc:
-            self._complete(exc)
-            raise
-        self._complete(None)
+        return timed_iter(self._result, self._finish)
 
     def close(self) -> None:
         try:
@@ -127,12 +121,7 @@ class _Response:
             if close is not None:
                 close()
         finally:
-            self._complete(None)
-
-    def _complete(self, error: BaseException | None) -> None:
-        if not self._done:
-            self._done = True
-            self._finish(error)
+            self._finish(None)
 
 
 class WSGIMiddleware:
@@ -157,6 +146,7 @@ class WSGIMiddleware:
             status[:] = [code]
             return start_response(code, headers, exc_info)
 
+        @once
         def finish(error: BaseException | None) -> None:
             self._finish(span, environ, tee, status, error)
 
