@@ -35,7 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check core flask_wpm django_wpm sanic_wpm tests
+	$(BIN)/ruff check core flask_wpm django_wpm sanic_wpm tests bench example_projects
 	$(BIN)/mypy
 
 clean:

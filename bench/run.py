@@ -96,7 +96,7 @@ def run(blocks: int, requests: dict[str, int]) -> dict[str, Any]:
         results: dict[str, Any] = {}
         for path, count in requests.items():
             times: dict[str, list[float]] = {name: [] for name in clients}
-            for name, client in clients.items():
+            for client in clients.values():
                 block(client, path, max(10, count // 10))  # warm up
             for b in range(blocks):
                 order = list(clients.items())

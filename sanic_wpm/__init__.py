@@ -1,0 +1,115 @@
+"""sanic_wpm: web-performance-monitor for Sanic, the Sanic way.
+
+    app.config.WPM_THRESHOLD_SECONDS = 0.5     # or SANIC_WPM_THRESHOLD_SECONDS in the environment
+    WPM(app)                                   # or: wpm = WPM(); wpm.init_app(app)
+
+``init_app`` fills in defaults for the ``WPM_*`` keys the user did not set, validates them (a
+bad value raises ``ConfigError`` naming the key) and registers a ``before_server_start``
+listener that builds each worker process's monitor, an ``after_server_stop`` listener that
+flushes and closes it, and request/response middleware. State lives on ``app.ctx.wpm`` and
+``request.ctx``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sanic import HTTPResponse, Request, Sanic
+
+from web_performance_monitor import Config, PerformanceMonitor, RequestRecord
+from web_performance_monitor.request import UNMATCHED_ROUTE
+
+__all__ = ["WPM", "WPMState"]
+
+AnySanic = Sanic[Any, Any]
+
+PREFIX = "WPM_"
+# Outermost: our request middleware runs before the app's, our response middleware after.
+_PRIORITY = 10_000
+
+
+@dataclass
+class WPMState:
+    """What ``app.ctx.wpm`` holds. ``monitor`` exists from ``before_server_start`` on."""
+
+    config: Config
+    monitor: PerformanceMonitor | None = None
+    extension: WPM | None = field(default=None, repr=False)
+
+
+def _config_from_app(app: AnySanic) -> Config:
+    for name, value in Config().as_dict(masked=False).items():
+        key = PREFIX + name.upper()
+        if key not in app.config:  # never overwrite what the user (or SANIC_WPM_*) set
+            app.config[key] = value
+    values = {key: value for key, value in app.config.items() if key.startswith(PREFIX)}
+    return Config.from_mapping(values, label=lambda name: f"app.config.WPM_{name.upper()}")
+
+
+def _record(request: Request, cap: int) -> RequestRecord:
+    body = request.body or b""
+    return RequestRecord(
+        method=request.method,
+        path=request.path,
+        route=request.uri_template,
+        query_string=request.query_string,
+        headers=[(k.lower(), v) for k, v in request.headers.items()],
+        client=request.ip or None,
+        body=body[:cap],
+        body_size=len(body),
+        body_truncated=len(body) > cap,
+    )
+
+
+class WPM:
+    """The Sanic extension; ``WPM.get_monitor(app)`` is the running worker's monitor."""
+
+    def __init__(self, app: AnySanic | None = None) -> None:
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: AnySanic) -> None:
+        if hasattr(app.ctx, "wpm"):
+            raise RuntimeError("WPM is already registered on this Sanic app.")
+        app.ctx.wpm = WPMState(config=_config_from_app(app), extension=self)
+        app.register_listener(self._start, "before_server_start")
+        app.register_listener(self._stop, "after_server_stop")
+        app.on_request(self._on_request, priority=_PRIORITY)
+        app.on_response(self._on_response, priority=-_PRIORITY)  # type: ignore[no-untyped-call]
+
+    @staticmethod
+    def get_monitor(app: AnySanic) -> PerformanceMonitor:
+        monitor = app.ctx.wpm.monitor
+        if monitor is None:
+            raise RuntimeError("the monitor starts with the server (before_server_start)")
+        return monitor  # type: ignore[no-any-return]
+
+    @staticmethod
+    async def _start(app: AnySanic) -> None:
+        state: WPMState = app.ctx.wpm
+        state.monitor = PerformanceMonitor(state.config)
+        state.monitor.start()
+
+    @staticmethod
+    async def _stop(app: AnySanic) -> None:
+        state: WPMState = app.ctx.wpm
+        if state.monitor is not None:
+            state.monitor.close()
+
+    @staticmethod
+    async def _on_request(request: Request) -> None:
+        monitor = request.app.ctx.wpm.monitor
+        if monitor is not None and monitor.enabled:
+            request.ctx.wpm_span = monitor.begin()
+
+    @staticmethod
+    async def _on_response(request: Request, response: HTTPResponse) -> None:
+        span = getattr(request.ctx, "wpm_span", None)
+        if span is None:
+            return
+        request.ctx.wpm_span = None
+        monitor: PerformanceMonitor = request.app.ctx.wpm.monitor
+        monitor.finish(span, kind="request", method=request.method, path=request.path,
+                       route=request.uri_template or UNMATCHED_ROUTE, status=response.status,
+                       capture=lambda: _record(request, monitor.config.max_body_bytes))

@@ -275,6 +275,12 @@ class PerformanceMonitor:
 
         return functools.partial(WSGIMiddleware, monitor=self)
 
+    def create_asgi_middleware(self) -> Callable[[Any], Any]:
+        """An ASGI 3 middleware factory: ``app = monitor.create_asgi_middleware()(app)``."""
+        from .asgi import PerformanceMiddleware
+
+        return functools.partial(PerformanceMiddleware, monitor=self)
+
     @overload
     def create_decorator(self, func: F) -> F: ...
 
@@ -332,6 +338,10 @@ class PerformanceMonitor:
             "notifier_results": results,
             "error": "; ".join(errors) or None,
         }
+
+    def start(self) -> None:
+        """Start the background worker now rather than at the first slow request."""
+        self._worker.start()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until queued alerts are sent; True when everything was handled in time."""

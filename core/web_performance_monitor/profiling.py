@@ -45,21 +45,32 @@ class ProfileResult:
         return str(renderer.render(self.session))
 
     def hot_frames(self, count: int = 3) -> list[tuple[str, float]]:
-        """The ``count`` functions with the most self time, as ("func (file:line)", seconds)."""
-        root = self.session.root_frame() if self.session is not None else None
-        if root is None:
+        """The ``count`` functions with the most self time, as ("func (file:line)", seconds).
+
+        Read straight from the samples' leaf frames (no call tree is built): time spent
+        waiting is charged to ``[await] in <function>``.
+        """
+        if self.session is None:
             return []
         totals: dict[str, float] = defaultdict(float)
-        stack = [root]
-        while stack:
-            frame = stack.pop()
-            stack.extend(frame.children)
-            if frame.is_synthetic:
+        for stack, seconds in self.session.frame_records:
+            if not stack:
                 continue
-            where = f"{frame.function} ({frame.file_path_short}:{frame.line_no})"
-            totals[where] += frame.total_self_time
+            leaf = stack[-1].split("\x01", 1)[0]
+            prefix = ""
+            if leaf.startswith("[") and len(stack) > 1:  # [await], [self]: charge the caller
+                prefix = "[await] in " if leaf.startswith("[await") else ""
+                leaf = stack[-2].split("\x01", 1)[0]
+            function, _, rest = leaf.partition("\x00")
+            filename, _, line = rest.partition("\x00")
+            totals[f"{prefix}{function} ({_short(filename)}:{line})"] += seconds
         ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)
         return [(name, seconds) for name, seconds in ranked[:count] if seconds > 0]
+
+
+def _short(path: str) -> str:
+    """The last two parts of a file path: enough to find it, short enough for a chat line."""
+    return "/".join(path.replace("\\", "/").split("/")[-2:])
 
 
 class ProfileRun(ABC):

@@ -40,6 +40,11 @@ class BackgroundWorker:
         self._thread = None
         self._pid = os.getpid()
 
+    def start(self) -> None:
+        """Start the thread now (it also starts by itself on the first ``submit``)."""
+        self.closed = False
+        self._ensure_thread()
+
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return

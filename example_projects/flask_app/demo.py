@@ -9,9 +9,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from app import create_app  # noqa: E402
+from app import create_app
 
-from flask_wpm import WPM  # noqa: E402
+from flask_wpm import WPM
 
 
 def main() -> None:

@@ -1,0 +1,101 @@
+"""``PerformanceMiddleware``: pure ASGI 3 middleware for FastAPI, Starlette and any ASGI app.
+
+    app.add_middleware(PerformanceMiddleware, monitor=monitor)   # FastAPI / Starlette
+    app = monitor.create_asgi_middleware()(app)                  # plain ASGI
+
+Only ``http`` scopes are watched; ``websocket`` and ``lifespan`` pass through untouched. The
+request body reaches the app through a wrapped ``receive`` (a bounded prefix is kept for the
+report); response messages are forwarded as they come, so streaming stays unbuffered, and the
+request ends with the last body chunk. Each request runs in its own task, so its profile holds
+its own coroutines: time spent while a neighbour runs shows as ``[await]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from .request import RequestRecord
+from .streaming import once
+
+if TYPE_CHECKING:
+    from .monitor import PerformanceMonitor
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def route_of(scope: Scope) -> str | None:
+    """The route template a framework left in the scope (Starlette/FastAPI ``scope["route"]``)."""
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(path) if path else None
+
+
+def record_from_scope(scope: Scope, body: bytes, seen: int, cap: int) -> RequestRecord:
+    headers = [(k.decode("latin-1").lower(), v.decode("latin-1"))
+               for k, v in scope.get("headers", [])]
+    client = scope.get("client")
+    return RequestRecord(
+        method=scope.get("method", "GET"),
+        path=scope.get("root_path", "") + scope.get("path", ""),
+        route=route_of(scope),
+        query_string=bytes(scope.get("query_string", b"")).decode("utf-8", "replace"),
+        headers=headers,
+        client=str(client[0]) if client else None,
+        body=body,
+        body_size=seen,
+        body_truncated=seen > len(body),
+    )
+
+
+class PerformanceMiddleware:
+    def __init__(self, app: ASGIApp, monitor: PerformanceMonitor) -> None:
+        self.app = app
+        self.monitor = monitor
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        monitor = self.monitor
+        if scope["type"] != "http" or not monitor.enabled:
+            await self.app(scope, receive, send)
+            return
+        cap = monitor.config.max_body_bytes
+        kept = bytearray()
+        seen = 0
+        status: int | None = None
+        span = monitor.begin()
+
+        @once
+        def finish(error: BaseException | None) -> None:
+            monitor.finish(span, kind="request", method=scope.get("method", "GET"),
+                           path=scope.get("path", ""), route=route_of(scope),
+                           status=status if error is None else (status or 500), error=error,
+                           capture=lambda: record_from_scope(scope, bytes(kept), seen, cap))
+
+        async def receive_and_keep() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                seen += len(chunk)
+                if len(kept) < cap:
+                    kept.extend(chunk[: cap - len(kept)])
+            return message
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                finish(None)
+
+        try:
+            await self.app(scope, receive_and_keep, send_and_watch)
+        except BaseException as exc:
+            finish(exc)
+            raise
+        finish(None)

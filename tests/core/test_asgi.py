@@ -1,0 +1,196 @@
+"""The generic ASGI middleware with FastAPI/Starlette's test client, httpx, and a real uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import StreamingResponse
+from fastapi.testclient import TestClient
+
+from tests.conftest import RecordingNotifier, busy
+from tests.servers import BIN, ROOT, get_json, serve, wait_for_suppressed
+from web_performance_monitor import PerformanceMonitor
+from web_performance_monitor.asgi import PerformanceMiddleware
+
+
+def slow_marker(seconds: float) -> None:
+    busy(seconds)
+
+
+def fast_marker(seconds: float) -> None:
+    busy(seconds)
+
+
+class Boom(Exception):
+    pass
+
+
+def make_api(monitor: PerformanceMonitor) -> FastAPI:
+    api = FastAPI()
+    api.add_middleware(PerformanceMiddleware, monitor=monitor)
+
+    @api.get("/users/{uid}")
+    async def user(uid: int) -> dict[str, int]:
+        await asyncio.sleep(0.01)
+        slow_marker(0.06)
+        return {"uid": uid}
+
+    @api.post("/echo")
+    async def echo(request: Request) -> dict[str, Any]:
+        slow_marker(0.06)
+        return {"json": await request.json()}
+
+    @api.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            for i in range(3):
+                slow_marker(0.03)
+                yield f"{i}\n".encode()
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    @api.get("/boom")
+    async def boom() -> None:
+        slow_marker(0.06)
+        raise Boom("handler bug")
+
+    @api.get("/work/{kind}/{n}")
+    async def work(kind: str, n: int) -> dict[str, int]:
+        if kind == "slow":
+            await asyncio.sleep(0.03)
+            slow_marker(0.03)
+            await asyncio.sleep(0.03)
+        else:
+            fast_marker(0.004)
+        return {"n": n}
+
+    @api.websocket("/ws")
+    async def ws(socket: WebSocket) -> None:
+        await socket.accept()
+        await socket.send_text(await socket.receive_text())
+        await socket.close()
+
+    return api
+
+
+def test_slow_endpoint_route_template_and_one_alert(monitor: PerformanceMonitor,
+                                                    recorder: RecordingNotifier) -> None:
+    client = TestClient(make_api(monitor))
+    assert client.get("/users/1").json() == {"uid": 1}
+    assert client.get("/users/2").json() == {"uid": 2}
+    monitor.flush()
+    [alert] = recorder.alerts
+    assert alert.event.endpoint == "GET /users/{uid}"
+    assert alert.event.status == 200
+    assert "slow_marker" in alert.html
+    assert monitor.get_stats()["alerts_suppressed"] == 1
+
+
+def test_body_reaches_the_app_and_is_masked(monitor: PerformanceMonitor,
+                                            recorder: RecordingNotifier) -> None:
+    payload = {"user": "ada", "token": "TK-SECRET"}
+    assert TestClient(make_api(monitor)).post("/echo", json=payload).json() == {"json": payload}
+    monitor.flush()
+    assert "ada" in recorder.alerts[0].html and "TK-SECRET" not in recorder.alerts[0].html
+
+
+def test_streaming_is_unbuffered_and_timed_to_the_last_chunk(
+        monitor: PerformanceMonitor, recorder: RecordingNotifier) -> None:
+    app = make_api(monitor)
+    sent: list[dict[str, Any]] = []
+    totals: list[int] = []
+
+    requests = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if requests:
+            return requests.pop()
+        await asyncio.Event().wait()  # the client stays connected
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and message.get("body"):
+            totals.append(monitor.get_stats()["total_requests"])
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": "/stream", "raw_path": b"/stream", "root_path": "",
+             "query_string": b"", "headers": [], "client": ("127.0.0.1", 1),
+             "server": ("testserver", 80)}
+    asyncio.run(app(scope, receive, send))
+    bodies = [m["body"] for m in sent if m["type"] == "http.response.body" and m.get("body")]
+    assert bodies == [b"0\n", b"1\n", b"2\n"]  # forwarded chunk by chunk
+    assert totals == [0, 0, 0]  # the request was still running while chunks went out
+    monitor.flush()
+    assert recorder.alerts[0].event.duration >= 0.09
+
+
+def test_exception_propagates_and_is_timed(monitor: PerformanceMonitor,
+                                           recorder: RecordingNotifier) -> None:
+    with pytest.raises(Boom, match="handler bug"):
+        TestClient(make_api(monitor)).get("/boom")
+    monitor.flush()
+    assert recorder.alerts[0].event.error == "Boom"
+
+
+def test_websocket_passes_through(monitor: PerformanceMonitor) -> None:
+    with TestClient(make_api(monitor)).websocket_connect("/ws") as socket:
+        socket.send_text("hello")
+        assert socket.receive_text() == "hello"
+    assert monitor.get_stats()["total_requests"] == 0
+
+
+def test_plain_asgi_factory(monitor: PerformanceMonitor) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    wrapped = monitor.create_asgi_middleware()(app)
+    assert TestClient(wrapped).get("/raw").status_code == 204
+    assert monitor.get_stats()["endpoints"] == {
+        "GET /raw": {"requests": 1, "slow_requests": 0,
+                     "average_seconds": pytest.approx(0, abs=0.05),
+                     "max_seconds": pytest.approx(0, abs=0.05)}}
+
+
+def test_fifty_concurrent_requests_keep_their_own_frames(
+        make_monitor: Any, recorder: RecordingNotifier) -> None:
+    monitor = make_monitor(alert_window_days=0)
+    monitor.add_notifier(recorder)
+    app = make_api(monitor)
+
+    async def main() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            paths = [f"/work/{'slow' if i % 2 else 'fast'}/{i}" for i in range(50)]
+            responses = await asyncio.gather(*(client.get(p) for p in paths))
+        return [r.json()["n"] for r in responses]
+
+    assert asyncio.run(main()) == list(range(50))
+    monitor.flush()
+    stats = monitor.get_stats()
+    assert (stats["total_requests"], stats["slow_requests"]) == (50, 25)
+    assert stats["internal_errors"] == {}
+    assert len(recorder.alerts) == 25
+    for alert in recorder.alerts:
+        assert "slow_marker" in alert.html
+        assert "fast_marker" not in alert.html
+
+
+def test_fastapi_example_under_uvicorn(report_dir: Path) -> None:
+    argv = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", "{port}", "app:app"]
+    env = {"WPM_LOCAL_OUTPUT_DIR": str(report_dir), "WPM_THRESHOLD_SECONDS": "0.2"}
+    cwd = ROOT / "example_projects" / "fastapi_app"
+    with serve(argv, cwd=cwd, env=env) as url:
+        assert get_json(f"{url}/fast") == {"status": "ok"}
+        for i in range(3):
+            assert get_json(f"{url}/reports/{i}")["report"] == i
+        wait_for_suppressed(report_dir / ".wpm-alerts.sqlite3", "GET /reports/{report_id}", 2)
+    reports = [p.name for p in report_dir.glob("wpm_*.html")]
+    assert len(reports) == 1 and reports[0].startswith("wpm_GET-reports-report_id_")
