@@ -118,3 +118,39 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _raise(exc: BaseException) -> Callable[..., Any]:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise exc
+
+    return broken
+
+
+def _hang(*args: Any, **kwargs: Any) -> None:
+    time.sleep(1.0)
+
+
+# Faults inside the monitor, injected by name; each adapter's test checks that none of them
+# changes the application's status, headers or body.
+FAULTS: dict[str, tuple[str, Callable[..., Any]]] = {
+    "disk full": ("web_performance_monitor.notifiers.local_file.write_atomically",
+                  _raise(OSError(28, "No space left on device"))),
+    "notifier hangs": ("web_performance_monitor.notifiers.local_file.LocalFileNotifier.send",
+                       _hang),
+    "renderer raises": ("web_performance_monitor.profiling.ProfileResult.render_html",
+                        _raise(RuntimeError("renderer bug"))),
+    "profiler fails to start": ("pyinstrument.Profiler.start", _raise(ValueError("profiler"))),
+    "request capture fails": ("web_performance_monitor.report.describe_request",
+                              _raise(KeyError("capture"))),
+    "alert store fails": ("web_performance_monitor.store.MemoryStore.claim",
+                          _raise(OSError("store down"))),
+}
+
+
+@pytest.fixture(params=sorted(FAULTS))
+def fault(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each fault in turn, injected for the duration of the test."""
+    target, replacement = FAULTS[request.param]
+    monkeypatch.setattr(target, replacement)
+    return str(request.param)

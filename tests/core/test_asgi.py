@@ -44,7 +44,10 @@ def make_api(monitor: PerformanceMonitor) -> FastAPI:
     @api.post("/echo")
     async def echo(request: Request) -> dict[str, Any]:
         slow_marker(0.06)
-        return {"json": await request.json()}
+        try:
+            return {"json": await request.json()}
+        except ValueError:
+            return {"json": None}
 
     @api.get("/stream")
     async def stream() -> StreamingResponse:
@@ -194,3 +197,14 @@ def test_fastapi_example_under_uvicorn(report_dir: Path) -> None:
         wait_for_suppressed(report_dir / ".wpm-alerts.sqlite3", "GET /reports/{report_id}", 2)
     reports = [p.name for p in report_dir.glob("wpm_*.html")]
     assert len(reports) == 1 and reports[0].startswith("wpm_GET-reports-report_id_")
+
+
+def test_faults_leave_the_response_unchanged(monitor: PerformanceMonitor, fault: str) -> None:
+    client = TestClient(make_api(monitor))
+    response = client.get("/users/4?q=%ff%fe", headers={"X-Trace-Id": "t-1"})
+    assert (response.status_code, response.json()) == (200, {"uid": 4})
+    assert response.headers["content-type"] == "application/json"
+    response = client.post("/echo", content=b'{"broken": ',
+                           headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()) == (200, {"json": None})
+    monitor.flush(5)

@@ -128,3 +128,12 @@ def test_disabled_monitor_is_a_pass_through(dj_monitor: PerformanceMonitor) -> N
     dj_monitor.disable_monitoring()
     assert Client().get("/users/1/").status_code == 200
     assert dj_monitor.get_stats()["total_requests"] == 0
+
+
+def test_faults_leave_the_response_unchanged(dj_monitor: PerformanceMonitor, fault: str) -> None:
+    response = Client().get("/users/4/", HTTP_X_TRACE_ID="t-1")
+    assert (response.status_code, response.json()) == (200, {"id": 4})
+    assert response["Content-Type"] == "application/json"
+    response = asyncio.run(AsyncClient().get("/async-users/5/?q=%ff%fe"))
+    assert response.json() == {"id": 5, "async": True}
+    dj_monitor.flush(5)

@@ -140,3 +140,13 @@ def test_cli_test_alert(make_app: Callable[..., Flask], tmp_path: Path) -> None:
     result = broken.test_cli_runner().invoke(args=["wpm", "test-alert"])
     assert result.exit_code == 1
     assert "local_file: FAILED" in result.output
+
+
+def test_faults_leave_the_response_unchanged(app: Flask, fault: str) -> None:
+    client = app.test_client()
+    response = client.get("/users/4", headers={"X-Trace-Id": "t-1"})
+    assert (response.status_code, response.json) == (200, {"id": 4})
+    assert response.headers["Content-Type"] == "application/json"
+    response = client.post("/echo?q=%ff%fe", data=b'{"broken": ', content_type="application/json")
+    assert response.status_code == 200 and response.json["json"] is None
+    WPM.get_monitor(app).flush(5)

@@ -118,3 +118,16 @@ def test_two_workers_share_one_alert(report_dir: Path) -> None:
         wait_for_suppressed(report_dir / ".wpm-alerts.sqlite3", "GET /items/<iid:int>", 29)
     reports = sorted(p.name for p in report_dir.glob("wpm_*.html"))
     assert len(reports) == 1 and reports[0].startswith("wpm_GET-items-iid-int_"), reports
+
+
+def test_faults_leave_the_response_unchanged(report_dir: Path, fault: str) -> None:
+    app = new_app(report_dir)
+
+    async def main() -> list[tuple[int, object]]:
+        _, first = await app.asgi_client.get("/items/4?q=%ff%fe", headers={"X-Trace-Id": "t"})
+        _, second = await app.asgi_client.post("/echo", content=b'{"broken": ',
+                                               headers={"Content-Type": "application/json"})
+        WPM.get_monitor(app).flush(5)
+        return [(first.status, first.json), (second.status, None)]
+
+    assert asyncio.run(main()) == [(200, {"iid": 4, "url": "/items/4"}), (400, None)]
