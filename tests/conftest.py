@@ -140,7 +140,8 @@ FAULTS: dict[str, tuple[str, Callable[..., Any]]] = {
                        _hang),
     "renderer raises": ("web_performance_monitor.profiling.ProfileResult.render_html",
                         _raise(RuntimeError("renderer bug"))),
-    "profiler fails to start": ("pyinstrument.Profiler.start", _raise(ValueError("profiler"))),
+    "profiler fails to start": ("web_performance_monitor.sampler.SamplingProfiler.start",
+                                _raise(ValueError("profiler"))),
     "request capture fails": ("web_performance_monitor.report.describe_request",
                               _raise(KeyError("capture"))),
     "alert store fails": ("web_performance_monitor.store.MemoryStore.claim",
@@ -154,3 +155,21 @@ def fault(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     target, replacement = FAULTS[request.param]
     monkeypatch.setattr(target, replacement)
     return str(request.param)
+
+
+def functions_in(alert: Alert) -> set[str]:
+    """Every function name in the alert's profile samples (what the report can show)."""
+    profile = alert.event.profile
+    if profile is None or profile.session is None:
+        return set()
+    return {frame.split("\x00", 1)[0] for stack, _ in profile.session.frame_records
+            for frame in stack}
+
+
+def assert_own_frames_only(alerts: list[Alert]) -> None:
+    """Concurrent slow requests: each profile holds its own handler, never a fast neighbour's."""
+    for alert in alerts:
+        names = functions_in(alert)
+        assert "work_slow" in names or "work" in names, sorted(names)
+        assert "fast_marker" not in names
+    assert any("slow_marker" in functions_in(alert) for alert in alerts)

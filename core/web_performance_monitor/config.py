@@ -42,7 +42,7 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _STORE_SCHEMES = ("sqlite", "redis", "rediss", "memory")
-_PROFILERS = ("pyinstrument",)
+_PROFILERS = ("sampler", "pyinstrument")
 
 
 class ConfigError(ValueError):
@@ -95,6 +95,13 @@ def _number(*, integer: bool = False, positive: bool = False, at_most: float | N
         return value if integer else float(value)
 
     return check
+
+
+def _optional_number(value: Any, text: bool) -> float | None:
+    if value is None or (text and isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    result: float = _number(positive=True)(value, text)
+    return result
 
 
 def _boolean(value: Any, text: bool) -> bool:
@@ -229,6 +236,7 @@ _CHECKS: dict[str, Callable[[Any, bool], Any]] = {
     "report_retention_days": _number(),
     "profiler": _choice(*_PROFILERS),
     "profiler_interval": _number(positive=True, at_most=1.0),
+    "profiler_trigger_seconds": _optional_number,
     "notify_retries": _number(integer=True, at_most=10),
     "notify_queue_size": _number(integer=True, positive=True),
 }
@@ -259,8 +267,9 @@ class Config:
     max_body_bytes: int = 64 * 1024
     report_retention_count: int = 500
     report_retention_days: float = 30
-    profiler: str = "pyinstrument"
-    profiler_interval: float = 0.001
+    profiler: str = "sampler"
+    profiler_interval: float = 0.005
+    profiler_trigger_seconds: float | None = None
     notify_retries: int = 2
     notify_queue_size: int = 256
 
@@ -363,6 +372,13 @@ class Config:
         register_secret(self.mattermost_token)
         self._blacklist = _compile(self.url_blacklist)
         self._whitelist = _compile(self.url_whitelist)
+
+    @property
+    def trigger_seconds(self) -> float:
+        """When the sampler starts looking at a request: 10 ms, or 5% of a large threshold."""
+        if self.profiler_trigger_seconds is not None:
+            return self.profiler_trigger_seconds
+        return max(0.01, 0.05 * self.threshold_seconds)
 
     # --- URL filters ---------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from .events import SlowEvent
 from .log import ErrorLog, logger, scrub
 from .masking import Masker
 from .notifiers import LocalFileNotifier, MattermostNotifier, Notifier
-from .profiling import ProfileResult, ProfileRun, make_profiler
+from .profiling import Profiler, ProfileResult, ProfileRun, make_profiler
 from .report import build_alert
 from .request import RequestRecord
 from .stats import Stats
@@ -59,6 +59,10 @@ class _Parts:
     notifiers: list[Notifier]
 
 
+def _profiler_for(config: Config) -> Profiler:
+    return make_profiler(config.profiler, config.profiler_interval, config.trigger_seconds)
+
+
 def endpoint_name(method: str, route: str | None, path: str) -> str:
     """An endpoint is the method plus the route template (the raw path only when unknown)."""
     return f"{method} {route or path}"
@@ -77,7 +81,7 @@ class PerformanceMonitor:
         self._extra_notifiers: list[Notifier] = []
         self._parts = self._build(config if config is not None else Config())
         self._fallback_store = MemoryStore()
-        self._profiler = make_profiler(self.config.profiler, self.config.profiler_interval)
+        self._profiler = _profiler_for(self.config)
         self._worker = BackgroundWorker(self._handle, self.config.notify_queue_size)
         _live_monitors.add(self)
 
@@ -109,7 +113,8 @@ class PerformanceMonitor:
         """Apply validated changes at run time (``ConfigError`` leaves everything as it was)."""
         new = self._build(self.config.replace(**changes))
         old, self._parts = self._parts, new
-        self._profiler = make_profiler(new.config.profiler, new.config.profiler_interval)
+        old_profiler, self._profiler = self._profiler, _profiler_for(new.config)
+        old_profiler.close()
         self._worker.flush(timeout=5)
         with self.errors.guard("closing the previous configuration"):
             old.store.close()
@@ -354,6 +359,8 @@ class PerformanceMonitor:
         exit handler uses: after it, slow requests are still counted but no longer alerted.
         """
         self._worker.close(timeout, final=final)
+        if final:
+            self._profiler.close()
         with self.errors.guard("closing"):
             self._parts.store.close()
             for notifier in self._parts.notifiers:

@@ -15,7 +15,6 @@ import contextvars
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 import pyinstrument
 from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
@@ -57,6 +56,8 @@ class ProfileResult:
             if not stack:
                 continue
             leaf = stack[-1].split("\x01", 1)[0]
+            if leaf.startswith("[not sampled"):
+                continue
             prefix = ""
             if leaf.startswith("[") and len(stack) > 1:  # [await], [self]: charge the caller
                 prefix = "[await] in " if leaf.startswith("[await") else ""
@@ -107,6 +108,9 @@ class Profiler(ABC):
         was never closed) and is discarded. Functions (``takeover=False``) nest instead.
         """
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Stop background machinery (the monitor is being reconfigured or shut down)."""
+
 
 class _PyinstrumentRun(ProfileRun):
     __slots__ = ("_profiler", "running")
@@ -149,7 +153,10 @@ class PyinstrumentProfiler(Profiler):
         return run
 
 
-def make_profiler(name: str, interval: float) -> Profiler:
+def make_profiler(name: str, interval: float, trigger: float) -> Profiler:
     """The profiler named by ``Config.profiler``."""
-    profilers: dict[str, Any] = {"pyinstrument": PyinstrumentProfiler}
-    return profilers[name](interval)  # type: ignore[no-any-return]
+    if name == "pyinstrument":
+        return PyinstrumentProfiler(interval)
+    from .sampler import SamplingProfiler
+
+    return SamplingProfiler(interval, trigger)

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 
-from tests.conftest import RecordingNotifier, busy
+from tests.conftest import RecordingNotifier, assert_own_frames_only, busy
 from tests.servers import BIN, ROOT, get_json, serve, wait_for_suppressed
 from web_performance_monitor import PerformanceMonitor
 from web_performance_monitor.asgi import PerformanceMiddleware
@@ -181,9 +181,7 @@ def test_fifty_concurrent_requests_keep_their_own_frames(
     assert (stats["total_requests"], stats["slow_requests"]) == (50, 25)
     assert stats["internal_errors"] == {}
     assert len(recorder.alerts) == 25
-    for alert in recorder.alerts:
-        assert "slow_marker" in alert.html
-        assert "fast_marker" not in alert.html
+    assert_own_frames_only(recorder.alerts)
 
 
 def test_fastapi_example_under_uvicorn(report_dir: Path) -> None:

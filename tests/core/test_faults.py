@@ -126,8 +126,15 @@ def test_hanging_notifier_never_holds_a_request(
     assert monitor.flush(10)
 
 
-def test_profiler_already_running_in_the_thread(monitor: PerformanceMonitor,
-                                                recorder: RecordingNotifier) -> None:
+@pytest.mark.parametrize("engine, shown", [
+    ("pyinstrument", "Profile missing: profile unavailable"),  # pyinstrument refuses a second
+    ("sampler", "slow_app"),  # the sampler does not care who else profiles the thread
+])
+def test_profiler_already_running_in_the_thread(
+        make_monitor: Callable[..., PerformanceMonitor], recorder: RecordingNotifier,
+        engine: str, shown: str) -> None:
+    monitor = make_monitor(profiler=engine)
+    monitor.add_notifier(recorder)
     outer = pyinstrument.Profiler()  # e.g. the user's own profiling middleware
     outer.start()
     try:
@@ -135,19 +142,27 @@ def test_profiler_already_running_in_the_thread(monitor: PerformanceMonitor,
     finally:
         outer.stop()
     monitor.flush()
-    assert "Profile missing: profile unavailable" in recorder.alerts[0].html
+    assert shown in recorder.alerts[0].html
     assert monitor.get_stats()["slow_requests"] == 1
 
 
-def test_profiler_start_failing(monitor: PerformanceMonitor, recorder: RecordingNotifier,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("engine, target", [
+    ("sampler", "web_performance_monitor.sampler.SamplingProfiler.start"),
+    ("pyinstrument", "pyinstrument.Profiler.start"),
+])
+def test_profiler_start_failing(make_monitor: Callable[..., PerformanceMonitor],
+                                recorder: RecordingNotifier, monkeypatch: pytest.MonkeyPatch,
+                                engine: str, target: str) -> None:
     def broken(self: object, *args: object, **kwargs: object) -> None:
         raise ValueError("profiler bug")
 
-    monkeypatch.setattr(pyinstrument.Profiler, "start", broken)
+    monitor = make_monitor(profiler=engine)
+    monitor.add_notifier(recorder)
+    monkeypatch.setattr(target, broken)
     assert_untouched(monitor)
     monitor.flush()
     assert monitor.get_stats()["internal_errors"] == {"starting the profiler": 1}
+    assert monitor.get_stats()["slow_requests"] == 1
     assert "the profiler could not be started" in recorder.alerts[0].html
 
 

@@ -11,7 +11,7 @@ import pytest
 from sanic import Sanic
 
 from sanic_wpm import WPM
-from tests.conftest import RecordingNotifier
+from tests.conftest import RecordingNotifier, assert_own_frames_only
 from tests.sanic.apps import build_app
 from tests.servers import BIN, ROOT, get_json, serve, wait_for_suppressed
 from web_performance_monitor import ConfigError
@@ -100,9 +100,7 @@ def test_two_paths_one_route_and_concurrent_requests(report_dir: Path,
     assert asyncio.run(main()) == list(range(50))
     assert len(recorder.alerts) == 25
     assert {a.event.endpoint for a in recorder.alerts} == {"GET /work/slow/<n:int>"}
-    for alert in recorder.alerts:
-        assert "slow_marker" in alert.html
-        assert "fast_marker" not in alert.html
+    assert_own_frames_only(recorder.alerts)
 
 
 def test_two_workers_share_one_alert(report_dir: Path) -> None:

@@ -1,0 +1,139 @@
+"""The sampling engine: what a report shows, for threads and tasks, bounded in size."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import sys
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import RecordingNotifier, busy
+from web_performance_monitor import Config, PerformanceMonitor
+from web_performance_monitor import sampler as sampler_module
+from web_performance_monitor.profiling import ProfileResult
+
+
+def busy_alpha() -> None:
+    busy(0.08)
+
+
+def busy_beta() -> None:
+    busy(0.08)
+
+
+def profile_of(monitor: PerformanceMonitor, work: Callable[[], None]) -> ProfileResult:
+    span = monitor.begin()
+    work()
+    result = monitor._stop_profile(span.run, keep=True)
+    assert result is not None
+    return result
+
+
+def test_report_names_the_functions_and_labels_the_unsampled_head(
+        monitor: PerformanceMonitor) -> None:
+    result = profile_of(monitor, busy_alpha)
+    text = result.render_text() or ""
+    assert "busy_alpha" in text and "busy" in text
+    assert "[not sampled: before trigger]" in text
+    assert result.session is not None
+    total = sum(seconds for _, seconds in result.session.frame_records)
+    assert total == pytest.approx(result.session.duration, rel=0.05)  # the tree adds up
+    assert result.hot_frames()[0][0].startswith("busy (")
+
+
+def test_fast_requests_are_never_sampled(make_monitor: Callable[..., PerformanceMonitor]) -> None:
+    monitor = make_monitor(profiler_trigger_seconds=0.5)
+    result = profile_of(monitor, lambda: busy(0.02))
+    assert result.session is not None
+    assert [stack for stack, _ in result.session.frame_records] == [
+        [sampler_module.NOT_SAMPLED]]
+    assert "before the sampler's trigger" in (result.note or "")
+
+
+def test_threads_are_sampled_separately(monitor: PerformanceMonitor) -> None:
+    results: dict[str, ProfileResult] = {}
+
+    def worker(name: str, work: Callable[[], None]) -> None:
+        results[name] = profile_of(monitor, work)
+
+    threads = [threading.Thread(target=worker, args=("alpha", busy_alpha)),
+               threading.Thread(target=worker, args=("beta", busy_beta))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    alpha, beta = results["alpha"].render_text() or "", results["beta"].render_text() or ""
+    assert "busy_alpha" in alpha and "busy_beta" not in alpha
+    assert "busy_beta" in beta and "busy_alpha" not in beta
+
+
+def test_tasks_get_their_own_frames_and_waiting_shows_as_await(
+        monitor: PerformanceMonitor) -> None:
+    async def request(work: Callable[[], None]) -> ProfileResult:
+        span = monitor.begin()
+        await asyncio.sleep(0.03)
+        work()
+        await asyncio.sleep(0.03)
+        result = monitor._stop_profile(span.run, keep=True)
+        assert result is not None
+        return result
+
+    async def main() -> list[ProfileResult]:
+        return list(await asyncio.gather(request(busy_alpha), request(busy_beta)))
+
+    alpha, beta = (r.render_text() or "" for r in asyncio.run(main()))
+    assert "busy_alpha" in alpha and "busy_beta" not in alpha
+    assert "busy_beta" in beta and "busy_alpha" not in beta
+    assert "[await]" in alpha and "[await]" in beta
+
+
+def dive(depth: int) -> int:
+    if depth == 0:
+        busy(0.2)
+        return 0
+    return dive(depth - 1) + 1
+
+
+def test_deep_recursion_gives_a_bounded_report(monitor: PerformanceMonitor,
+                                               recorder: RecordingNotifier) -> None:
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(12_000)
+    try:
+        assert monitor.create_decorator(name="deep")(dive)(10_000) == 10_000
+    finally:
+        sys.setrecursionlimit(limit)
+    monitor.flush()
+    [alert] = recorder.alerts
+    assert "[deep stack truncated]" in alert.html
+    assert "dive" in alert.html
+    assert len(alert.html) < 5_000_000
+
+
+def test_samples_per_request_are_capped(monitor: PerformanceMonitor,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sampler_module, "MAX_SAMPLES", 20)
+    result = profile_of(monitor, lambda: busy(0.4))
+    assert result.session is not None
+    assert len(result.session.frame_records) <= 20
+    total = sum(seconds for _, seconds in result.session.frame_records)
+    assert total == pytest.approx(result.session.duration, rel=0.05)
+
+
+def _profile_in_child(queue: multiprocessing.Queue[str]) -> None:
+    monitor = PerformanceMonitor(Config(threshold_seconds=0.05, alert_store_url="memory://",
+                                        enable_local_file=False))
+    queue.put(profile_of(monitor, busy_alpha).render_text() or "")
+
+
+def test_sampler_restarts_in_a_forked_worker(monitor: PerformanceMonitor) -> None:
+    profile_of(monitor, busy_beta)  # the parent's sampler thread is running
+    context = multiprocessing.get_context("fork")
+    queue: multiprocessing.Queue[str] = context.Queue()
+    child = context.Process(target=_profile_in_child, args=(queue,))
+    child.start()
+    text = queue.get(timeout=30)
+    child.join(30)
+    assert "busy_alpha" in text
