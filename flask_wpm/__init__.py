@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, request, request_finished, request_started
+from flask import Flask, Response, current_app, got_request_exception, request
 
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.request import UNMATCHED_ROUTE
@@ -39,15 +39,24 @@ def _config_from_app(app: Flask) -> Config:
     return Config.from_mapping(values, label=lambda name: f'app.config["WPM_{name.upper()}"]')
 
 
-def _note_route(sender: Flask, **extra: Any) -> None:
+def _note_route() -> None:
+    environ = request.environ
     rule = request.url_rule
-    request.environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED_ROUTE
+    environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED_ROUTE
 
 
-def _note_response(sender: Flask, response: Response, **extra: Any) -> None:
+def _note_response(response: Response) -> Response:
+    """An ``after_request`` hook (runs for every handled response, error pages included)."""
+    _note_route()
     # Error pages (404, 405, abort()) pass through force_type and look "streamed", but their
     # body is already rendered: only a successful streamed response is timed to its last chunk.
     request.environ[BODY_COMPLETE_KEY] = not response.is_streamed or response.status_code >= 400
+    return response
+
+
+def _note_failure(sender: Flask, **extra: Any) -> None:
+    """An unhandled exception skips ``after_request``; keep the route for its endpoint."""
+    _note_route()
 
 
 class WPM:
@@ -67,8 +76,10 @@ class WPM:
         monitor = PerformanceMonitor(_config_from_app(app))
         app.extensions[EXTENSION_KEY] = WPMState(self, monitor)
         app.wsgi_app = monitor.create_middleware()(app.wsgi_app)  # type: ignore[method-assign]
-        request_started.connect(_note_route, app, weak=False)
-        request_finished.connect(_note_response, app, weak=False)
+        # A plain after_request hook costs a function call; a connected signal costs more on
+        # every request. got_request_exception is only sent for failures.
+        app.after_request(_note_response)
+        got_request_exception.connect(_note_failure, app, weak=False)
         app.cli.add_command(wpm_cli)
 
     @staticmethod

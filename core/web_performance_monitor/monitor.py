@@ -34,17 +34,15 @@ from .worker import BackgroundWorker
 F = TypeVar("F", bound=Callable[..., Any])
 
 _perf = time.perf_counter
-_OVERHEAD_CHECK_EVERY = 1000
 
 
 class Span:
     """One running request or call."""
 
-    __slots__ = ("overhead", "run", "start", "wall")
+    __slots__ = ("overhead", "run", "start")
 
-    def __init__(self, start: float, wall: float, run: ProfileRun | None, overhead: float):
+    def __init__(self, start: float, run: ProfileRun | None, overhead: float):
         self.start = start
-        self.wall = wall
         self.run = run
         self.overhead = overhead
 
@@ -61,11 +59,6 @@ class _Parts:
 
 def _profiler_for(config: Config) -> Profiler:
     return make_profiler(config.profiler, config.profiler_interval, config.trigger_seconds)
-
-
-def endpoint_name(method: str, route: str | None, path: str) -> str:
-    """An endpoint is the method plus the route template (the raw path only when unknown)."""
-    return f"{method} {route or path}"
 
 
 class PerformanceMonitor:
@@ -154,7 +147,7 @@ class PerformanceMonitor:
         except Exception as exc:
             self.errors.report("starting the profiler", exc)
         t1 = _perf()
-        return Span(t1, time.time(), run, t1 - t0)
+        return Span(t1, run, t1 - t0)
 
     def finish(
         self,
@@ -173,32 +166,45 @@ class PerformanceMonitor:
         """End a span: decide slow or not, keep the profile only if slow, hand off. Never raises."""
         end = _perf()
         duration = end - span.start
-        endpoint = path if kind == "function" else endpoint_name(method, route, path)
+        endpoint = path if kind == "function" else f"{method} {route or path}"
+        limit = self._parts.config.threshold_seconds if threshold is None else threshold
+        if duration <= limit:  # the fast path: every request that is not slow
+            run = span.run
+            if run is not None:
+                try:
+                    run.stop(False)
+                except Exception as exc:
+                    self.errors.report("stopping the profiler", exc)
+            if self.stats.record(endpoint, duration, False, span.overhead + _perf() - end):
+                self._check_overhead()
+            return
         try:
-            config = self.config
-            limit = config.threshold_seconds if threshold is None else threshold
-            slow = duration > limit
-            alert = slow and config.is_url_alertable(path, route)
-            profile = self._stop_profile(span.run, alert)
-            if alert:
-                event = SlowEvent(kind=kind, endpoint=endpoint, duration=duration,
-                                  threshold=limit, started_at=span.wall, pid=os.getpid(),
-                                  thread=threading.current_thread().name, status=status,
-                                  error=type(error).__qualname__ if error else None,
-                                  profile=profile)
-                with self.errors.guard("capturing request data"):
-                    event.record = capture() if capture is not None else None
-                with self.errors.guard("capturing call arguments"):
-                    event.call = call() if call is not None else None
-                if not self._worker.submit(event):
-                    self.errors.report("queueing an alert", RuntimeError("alert queue is full"))
+            self._hand_off_slow(span, duration, limit, kind, endpoint, path, route, status,
+                                error, capture, call)
         except Exception as exc:
-            slow = False
             self.errors.report("finishing a request", exc)
-        overhead = span.overhead + (_perf() - end)
-        self.stats.record(endpoint, duration, slow, overhead)
-        if self.stats.total % _OVERHEAD_CHECK_EVERY == 0:
+        if self.stats.record(endpoint, duration, True, span.overhead + _perf() - end):
             self._check_overhead()
+
+    def _hand_off_slow(self, span: Span, duration: float, limit: float, kind: str,
+                       endpoint: str, path: str, route: str | None, status: int | None,
+                       error: BaseException | None,
+                       capture: Callable[[], RequestRecord] | None,
+                       call: Callable[[], dict[str, Any]] | None) -> None:
+        alert = self.config.is_url_alertable(path, route)
+        profile = self._stop_profile(span.run, alert)
+        if not alert:
+            return
+        event = SlowEvent(kind=kind, endpoint=endpoint, duration=duration, threshold=limit,
+                          started_at=time.time() - duration, pid=os.getpid(),
+                          thread=threading.current_thread().name, status=status,
+                          error=type(error).__qualname__ if error else None, profile=profile)
+        with self.errors.guard("capturing request data"):
+            event.record = capture() if capture is not None else None
+        with self.errors.guard("capturing call arguments"):
+            event.call = call() if call is not None else None
+        if not self._worker.submit(event):
+            self.errors.report("queueing an alert", RuntimeError("alert queue is full"))
 
     def _stop_profile(self, run: ProfileRun | None, keep: bool) -> ProfileResult | None:
         if run is None:

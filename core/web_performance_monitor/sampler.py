@@ -42,6 +42,8 @@ _IDLE_WAIT = 0.05
 _get_running_loop = asyncio._get_running_loop
 _current_task = asyncio.current_task
 _perf = time.perf_counter
+_get_ident = threading.get_ident
+_getframe = sys._getframe
 _identifiers: dict[CodeType, str] = {}
 
 
@@ -87,32 +89,20 @@ def _awaiting_stack(task: asyncio.Task[Any]) -> list[str]:
 class _Run(ProfileRun):
     """One request's samples: (stack, time it stands for)."""
 
-    __slots__ = (
-        "_sampler",
-        "active",
-        "anchor",
-        "key",
-        "last",
-        "loop",
-        "samples",
-        "start",
-        "stride",
-        "task",
-        "thread_id",
-        "ticks",
-        "wall",
-    )
+    __slots__ = ("_sampler", "active", "anchor", "key", "last", "loop", "samples", "start",
+                 "stride", "task", "thread_id", "ticks")
 
-    def __init__(self, sampler: SamplingProfiler, key: Any, task: asyncio.Task[Any] | None,
-                 loop: asyncio.AbstractEventLoop | None, anchor: FrameType | None) -> None:
+    def __init__(self, sampler: SamplingProfiler, key: Any, thread_id: int,
+                 task: asyncio.Task[Any] | None, loop: asyncio.AbstractEventLoop | None,
+                 anchor: FrameType | None) -> None:
+        # The request path pays for this constructor: plain attribute stores only.
         self._sampler = sampler
         self.key = key
-        self.thread_id = threading.get_ident()
+        self.thread_id = thread_id
         self.task = task
         self.loop = loop
         self.anchor = anchor
         self.start = _perf()
-        self.wall = time.time()
         self.samples: list[tuple[list[str], float]] = []
         self.last = 0.0  # perf_counter of the last sample
         self.stride = 1
@@ -157,7 +147,7 @@ class _Run(ProfileRun):
             note = None
         session = Session(
             frame_records=samples,
-            start_time=self.wall,
+            start_time=time.time() - (end - self.start),
             duration=end - self.start,
             min_interval=self._sampler.interval,
             max_interval=self._sampler.interval * self.stride,
@@ -190,23 +180,26 @@ class SamplingProfiler(Profiler):
 
     def start(self, takeover: bool = False) -> ProfileRun:
         loop = _get_running_loop()
+        thread_id = _get_ident()
         task = _current_task(loop) if loop is not None else None
-        key = task if task is not None else threading.get_ident()
-        current = self._runs.get(key)
+        key = thread_id if task is None else task
+        runs = self._runs
+        current = runs.get(key)
         if current is not None:
             if not takeover:
                 return NESTED
             self.unregister(current)  # an abandoned request on this thread or task
-        run = _Run(self, key, task, loop, sys._getframe(2))
-        self._runs[key] = run
+        run = _Run(self, key, thread_id, task, loop, _getframe(2))
+        runs[key] = run
         if self._thread is None:
             self._start_thread()
         return run
 
     def unregister(self, run: _Run) -> None:
         run.active = False
-        if self._runs.get(run.key) is run:
-            del self._runs[run.key]
+        runs = self._runs  # only the run's own thread or task changes its key
+        if runs.get(run.key) is run:
+            del runs[run.key]
 
     # --- the sampler thread ----------------------------------------------------------
 

@@ -9,6 +9,7 @@ from typing import Any
 MAX_ENDPOINTS = 500
 OTHER_ENDPOINTS = "<other endpoints>"
 RECENT = 1000
+CHECK_EVERY = 1000
 
 
 class Stats:
@@ -29,8 +30,11 @@ class Stats:
             self._recent: deque[tuple[float, float]] = deque(maxlen=RECENT)
             self._endpoints: OrderedDict[str, list[float]] = OrderedDict()
 
-    def record(self, endpoint: str, duration: float, slow: bool, overhead: float) -> None:
-        """One finished request or call. ``overhead`` is the time spent inside the monitor."""
+    def record(self, endpoint: str, duration: float, slow: bool, overhead: float) -> bool:
+        """One finished request or call; ``overhead`` is the time spent inside the monitor.
+
+        Returns True every ``CHECK_EVERY`` requests, when the caller should look at overhead.
+        """
         with self._lock:
             self.total += 1
             self.slow += slow
@@ -47,6 +51,7 @@ class Stats:
             entry[2] += duration
             if duration > entry[3]:
                 entry[3] = duration
+            return self.total % CHECK_EVERY == 0
 
     def count(self, name: str) -> None:
         """Add one to a counter: alerts_sent, alerts_suppressed or alerts_failed."""

@@ -1,0 +1,136 @@
+"""In-process overhead: every framework and the decorator, three variants, alternating blocks."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+import pyinstrument
+
+from bench.drivers import ASGIDriver, Block, wsgi_block
+from bench.variants import (
+    DJANGO_MIDDLEWARE,
+    VARIANTS,
+    WPM_SETTINGS,
+    flask_app,
+    sanic_app,
+    setup_django,
+)
+from bench.workloads import WORKLOADS
+
+# Requests per block, by workload: enough for a block of ~50-300 ms.
+PER_BLOCK = {"trivial": 400, "typical": 200, "call-heavy": 12}
+
+
+def bootstrap_ci(values: list[float], rounds: int = 2000) -> tuple[float, float]:
+    rng = random.Random(1)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(rounds))
+    return medians[int(rounds * 0.025)], medians[int(rounds * 0.975)]
+
+
+def compare(blocks: dict[str, Block], count: int, rounds: int) -> dict[str, Any]:
+    """Alternate the variants block by block; paired ratios against "plain"."""
+    times: dict[str, list[float]] = {name: [] for name in blocks}
+    for block in blocks.values():
+        block(max(5, count // 5))  # warm-up
+    for r in range(rounds):
+        order = list(blocks.items())
+        random.Random(r).shuffle(order)
+        for name, block in order:
+            times[name].append(block(count))
+    row: dict[str, Any] = {"plain_us": statistics.median(times["plain"]) * 1e6}
+    for name in blocks:
+        if name == "plain":
+            continue
+        ratios = [v / p for v, p in zip(times[name], times["plain"], strict=True)]
+        low, high = bootstrap_ci(ratios)
+        row[name] = {"us": statistics.median(times[name]) * 1e6,
+                     "ratio": statistics.median(ratios), "ci95": [low, high]}
+    return row
+
+
+def flask_blocks(workload: str) -> dict[str, Block]:
+    return {v: wsgi_block(flask_app(v).wsgi_app, f"/{workload}") for v in VARIANTS}
+
+
+def django_blocks(workload: str, kind: str) -> dict[str, Block]:
+    from django.core.handlers.asgi import ASGIHandler
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import override_settings
+
+    setup_django()
+    blocks: dict[str, Block] = {}
+    for variant in VARIANTS:
+        with override_settings(MIDDLEWARE=DJANGO_MIDDLEWARE[variant]):
+            if kind == "sync":
+                blocks[variant] = wsgi_block(WSGIHandler(), f"/sync/{workload}")
+            else:
+                blocks[variant] = ASGIDriver(ASGIHandler(), lifespan=False).block(
+                    f"/async/{workload}")
+    return blocks
+
+
+_sanic_drivers: dict[str, ASGIDriver] = {}
+
+
+def sanic_blocks(workload: str) -> dict[str, Block]:
+    for variant in VARIANTS:
+        if variant not in _sanic_drivers:
+            _sanic_drivers[variant] = ASGIDriver(sanic_app(variant), lifespan=True)
+    return {v: _sanic_drivers[v].block(f"/{workload}") for v in VARIANTS}
+
+
+def decorator_blocks(workload: str) -> dict[str, Block]:
+    from web_performance_monitor import Config, PerformanceMonitor
+
+    work: Callable[[], str] = WORKLOADS[workload]
+    monitor = PerformanceMonitor(Config(**{k.lower(): v for k, v in WPM_SETTINGS.items()}))
+    decorated = monitor.create_decorator(name=f"bench.{workload}")(work)
+
+    def naive() -> str:
+        profiler = pyinstrument.Profiler()
+        profiler.start()
+        try:
+            return work()
+        finally:
+            profiler.stop()
+
+    def block_of(fn: Callable[[], str]) -> Block:
+        import time
+
+        def run(n: int) -> float:
+            started = time.perf_counter()
+            for _ in range(n):
+                fn()
+            return (time.perf_counter() - started) / n
+
+        return run
+
+    return {"plain": block_of(work), "wpm": block_of(decorated),
+            "naive-pyinstrument": block_of(naive)}
+
+
+SUITES: dict[str, Callable[[str], dict[str, Block]]] = {
+    "flask": flask_blocks,
+    "django-sync": lambda w: django_blocks(w, "sync"),
+    "django-async": lambda w: django_blocks(w, "async"),
+    "sanic": sanic_blocks,
+    "decorator": decorator_blocks,
+}
+
+
+def run(rounds: int, scale: float = 1.0) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    for suite, make in SUITES.items():
+        results[suite] = {}
+        for workload in WORKLOADS:
+            count = max(3, int(PER_BLOCK[workload] * scale))
+            results[suite][workload] = compare(make(workload), count, rounds)
+            row = results[suite][workload]
+            print(f"  {suite:<13} {workload:<11} plain {row['plain_us']:9.1f} µs   "
+                  f"wpm x{row['wpm']['ratio']:.3f} "
+                  f"[{row['wpm']['ci95'][0]:.3f}-{row['wpm']['ci95'][1]:.3f}]   "
+                  f"naive x{row['naive-pyinstrument']['ratio']:.2f}", flush=True)
+    return results
