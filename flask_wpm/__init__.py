@@ -39,18 +39,19 @@ def _config_from_app(app: Flask) -> Config:
     return Config.from_mapping(values, label=lambda name: f'app.config["WPM_{name.upper()}"]')
 
 
-def _note_route() -> None:
-    environ = request.environ
-    rule = request.url_rule
+def _note_route() -> dict[str, Any]:
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    environ: dict[str, Any] = current.environ
+    rule = current.url_rule
     environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED_ROUTE
+    return environ
 
 
 def _note_response(response: Response) -> Response:
     """An ``after_request`` hook (runs for every handled response, error pages included)."""
-    _note_route()
     # Error pages (404, 405, abort()) pass through force_type and look "streamed", but their
     # body is already rendered: only a successful streamed response is timed to its last chunk.
-    request.environ[BODY_COMPLETE_KEY] = not response.is_streamed or response.status_code >= 400
+    _note_route()[BODY_COMPLETE_KEY] = not response.is_streamed or response.status_code >= 400
     return response
 
 

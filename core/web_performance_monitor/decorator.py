@@ -30,16 +30,18 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
 
     def finish(monitor: PerformanceMonitor, span: Any, error: BaseException | None,
                args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        def call() -> dict[str, Any]:  # only called for slow calls
+            return describe_call(func, args, kwargs, monitor._parts.masker)
+
         monitor.finish(span, kind="function", method="CALL", path=endpoint, route=endpoint,
-                       error=error, threshold=threshold,
-                       call=lambda: describe_call(func, args, kwargs, monitor._parts.masker))
+                       error=error, threshold=threshold, call=call)
 
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             monitor = get_monitor()
-            if not monitor.enabled:
+            if not monitor._enabled:
                 return await func(*args, **kwargs)
             span, error = monitor.begin(request=False), None
             try:
@@ -55,7 +57,7 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         monitor = get_monitor()
-        if not monitor.enabled:
+        if not monitor._enabled:
             return func(*args, **kwargs)
         span, error = monitor.begin(request=False), None
         try:

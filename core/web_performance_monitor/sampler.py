@@ -37,7 +37,6 @@ NOT_SAMPLED = "[not sampled: before trigger]\x00<web_performance_monitor>\x000"
 TRUNCATED = "[deep stack truncated]\x00<web_performance_monitor>\x000"
 MAX_DEPTH = 800  # frames kept per sample (a 10,000-deep recursion keeps its leaf side)
 MAX_SAMPLES = 4000  # per request; beyond it samples are merged pairwise and the stride doubles
-_IDLE_WAIT = 0.05
 
 _get_running_loop = asyncio._get_running_loop
 _current_task = asyncio.current_task
@@ -132,10 +131,16 @@ class _Run(ProfileRun):
             self.stride *= 2
 
     def stop(self, keep: bool) -> ProfileResult | None:
-        end = _perf()
-        self._sampler.unregister(self)
+        self.active = False
+        runs = self._sampler._runs  # only this run's own thread or task changes its key
+        if runs.get(self.key) is self:
+            del runs[self.key]
+        # The anchor frame (and a task's coroutine) usually holds the span that holds this run:
+        # break that cycle now, or every request would leave garbage for the cyclic collector.
+        anchor, self.anchor, self.task, self.loop, self.key = self.anchor, None, None, None, None
         if not keep:
             return None
+        end = _perf()
         samples = list(self.samples)
         if not samples:
             samples = [([NOT_SAMPLED], end - self.start)]
@@ -152,7 +157,7 @@ class _Run(ProfileRun):
             min_interval=self._sampler.interval,
             max_interval=self._sampler.interval * self.stride,
             sample_count=len(samples),
-            start_call_stack=[identifier(self.anchor.f_code)] if self.anchor else ["[request]"],
+            start_call_stack=[identifier(anchor.f_code)] if anchor else ["[request]"],
             target_description="web-performance-monitor sampled profile",
             cpu_time=0.0,
             sys_path=sys.path,
@@ -188,18 +193,12 @@ class SamplingProfiler(Profiler):
         if current is not None:
             if not takeover:
                 return NESTED
-            self.unregister(current)  # an abandoned request on this thread or task
+            current.stop(keep=False)  # an abandoned request on this thread or task
         run = _Run(self, key, thread_id, task, loop, _getframe(2))
         runs[key] = run
         if self._thread is None:
             self._start_thread()
         return run
-
-    def unregister(self, run: _Run) -> None:
-        run.active = False
-        runs = self._runs  # only the run's own thread or task changes its key
-        if runs.get(run.key) is run:
-            del runs[run.key]
 
     # --- the sampler thread ----------------------------------------------------------
 
@@ -211,6 +210,8 @@ class SamplingProfiler(Profiler):
                 self._thread.start()
 
     def _loop(self) -> None:
+        # Each wake-up takes the GIL from the application, so the thread sleeps until the
+        # oldest running request reaches the trigger, and only then every ``interval``.
         while not self._stopped:
             runs = list(self._runs.values())
             now = _perf()
@@ -220,29 +221,32 @@ class SamplingProfiler(Profiler):
                 self.busy_seconds += _perf() - now
                 time.sleep(self.interval)
             elif runs:
-                time.sleep(min(max(self.trigger - (now - min(r.start for r in runs)), 0.0005),
-                               self.interval))
+                time.sleep(max(self.trigger - (now - min(r.start for r in runs)), 0.001))
             else:
-                time.sleep(_IDLE_WAIT)
+                time.sleep(self.trigger)
 
     def _sample(self, due: list[_Run], now: float) -> None:
         frames = sys._current_frames()
         running: dict[int, Any] = {}
         for run in due:
+            task, loop = run.task, run.loop  # read once: the request may end meanwhile
             if not run.active:
                 continue
-            if run.task is None:
-                stack = _stack(frames.get(run.thread_id), run.anchor)
-            else:
-                loop_thread = run.thread_id
-                if loop_thread not in running:
-                    running[loop_thread] = _current_task(run.loop) if run.loop else None
-                if running[loop_thread] is run.task:
-                    coro_frame = getattr(run.task.get_coro(), "cr_frame", None)
-                    stack = _stack(frames.get(loop_thread),
-                                   coro_frame.f_back if coro_frame is not None else None)
+            try:
+                if task is None:
+                    stack = _stack(frames.get(run.thread_id), run.anchor)
                 else:
-                    stack = _awaiting_stack(run.task)
+                    loop_thread = run.thread_id
+                    if loop_thread not in running:
+                        running[loop_thread] = _current_task(loop) if loop else None
+                    if running[loop_thread] is task:
+                        coro_frame = getattr(task.get_coro(), "cr_frame", None)
+                        stack = _stack(frames.get(loop_thread),
+                                       coro_frame.f_back if coro_frame is not None else None)
+                    else:
+                        stack = _awaiting_stack(task)
+            except Exception:  # a vanished task or frame: skip this tick
+                continue
             if run.active and stack:
                 run.record(stack, now)
 

@@ -37,7 +37,8 @@ class Stats:
         """
         with self._lock:
             self.total += 1
-            self.slow += slow
+            if slow:
+                self.slow += 1
             self._request_time += duration
             self._monitor_time += overhead
             self._recent.append((duration, overhead))
@@ -47,7 +48,8 @@ class Stats:
                     endpoint = OTHER_ENDPOINTS
                 entry = self._endpoints.setdefault(endpoint, [0, 0, 0.0, 0.0])
             entry[0] += 1
-            entry[1] += slow
+            if slow:
+                entry[1] += 1
             entry[2] += duration
             if duration > entry[3]:
                 entry[3] = duration

@@ -133,37 +133,38 @@ class WSGIMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         monitor = self.monitor
-        if not monitor.enabled:
+        if not monitor._enabled:
             return self.app(environ, start_response)
         span = monitor.begin()
         stream = environ.get("wsgi.input")
         tee = None
         if stream is not None:
-            tee = environ["wsgi.input"] = InputTee(stream, monitor.config.max_body_bytes)
+            tee = environ["wsgi.input"] = InputTee(stream, monitor._parts.config.max_body_bytes)
         status: list[str] = []
 
         def _start_response(code: str, headers: Any, exc_info: Any = None) -> Any:
-            status[:] = [code]
+            status.append(code)
             return start_response(code, headers, exc_info)
+
+        try:
+            result = self.app(environ, _start_response)
+        except BaseException as exc:
+            self._finish(span, environ, tee, status, exc)
+            raise
+        if isinstance(result, (list, tuple)) or environ.get(BODY_COMPLETE_KEY):
+            self._finish(span, environ, tee, status, None)
+            return result
 
         @once
         def finish(error: BaseException | None) -> None:
             self._finish(span, environ, tee, status, error)
 
-        try:
-            result = self.app(environ, _start_response)
-        except BaseException as exc:
-            finish(exc)
-            raise
-        if isinstance(result, (list, tuple)) or environ.get(BODY_COMPLETE_KEY):
-            finish(None)
-            return result
         return _Response(result, finish)
 
     def _finish(self, span: Span, environ: dict[str, Any], tee: InputTee | None,
                 status: list[str], error: BaseException | None) -> None:
         try:
-            code = int(status[0][:3]) if status else (500 if error else None)
+            code = int(status[-1][:3]) if status else (500 if error else None)
         except ValueError:
             code = None
         self.monitor.finish(
