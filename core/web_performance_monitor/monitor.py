@@ -21,10 +21,11 @@ from typing import Any, TypeVar, overload
 
 from .config import Config
 from .events import SlowEvent
+from .guard import OverheadGuard
 from .log import ErrorLog, logger, scrub
 from .masking import Masker
 from .notifiers import LocalFileNotifier, MattermostNotifier, Notifier
-from .profiling import Profiler, ProfileResult, ProfileRun, make_profiler
+from .profiling import SKIPPED, Profiler, ProfileResult, ProfileRun, make_profiler
 from .report import build_alert
 from .request import RequestRecord
 from .stats import Stats
@@ -70,7 +71,8 @@ class PerformanceMonitor:
         self.errors = ErrorLog()
         self.stats = Stats()
         self._enabled = True
-        self._overhead_warned = False
+        self._guard = OverheadGuard()
+        self._sampler_busy = 0.0
         self._extra_notifiers: list[Notifier] = []
         self._parts = self._build(config if config is not None else Config())
         self._fallback_store = MemoryStore()
@@ -108,6 +110,7 @@ class PerformanceMonitor:
         old, self._parts = self._parts, new
         old_profiler, self._profiler = self._profiler, _profiler_for(new.config)
         old_profiler.close()
+        self._guard, self._sampler_busy = OverheadGuard(), 0.0
         self._worker.flush(timeout=5)
         with self.errors.guard("closing the previous configuration"):
             old.store.close()
@@ -141,9 +144,12 @@ class PerformanceMonitor:
     def begin(self, request: bool = True) -> Span:
         """Start timing (and profiling) the current request or call. Never raises."""
         t0 = _perf()
-        run = None
+        run: ProfileRun | None = None
         try:
-            run = self._profiler.start(takeover=request)
+            if self._guard.every > 1 and not self._guard.profile_this_request():
+                run = SKIPPED
+            else:
+                run = self._profiler.start(takeover=request)
         except Exception as exc:
             self.errors.report("starting the profiler", exc)
         t1 = _perf()
@@ -216,12 +222,16 @@ class PerformanceMonitor:
             return ProfileResult(note=f"the profiler failed: {exc!r}") if keep else None
 
     def _check_overhead(self) -> None:
-        recent = self.stats.overhead()["recent_overhead"]
-        if recent > self.config.max_performance_overhead and not self._overhead_warned:
-            self._overhead_warned = True
-            logger.warning("web_performance_monitor: monitor overhead %.1f%% is above "
-                           "max_performance_overhead %.1f%%", recent * 100,
-                           self.config.max_performance_overhead * 100)
+        """Every 1,000 requests: in-request time plus the sampler thread's share, vs the limit."""
+        overhead = self.stats.overhead()
+        busy = float(getattr(self._profiler, "busy_seconds", 0.0))
+        sampler_share = (busy - self._sampler_busy) / max(overhead["recent_request_seconds"],
+                                                          1e-9)
+        self._sampler_busy = busy
+        total = overhead["recent_overhead"] + sampler_share
+        change = self._guard.adjust(total, self.config.max_performance_overhead, self._profiler)
+        if change is not None:
+            logger.warning("web_performance_monitor: %s", change)
 
     # --- the background worker -----------------------------------------------------------
 
@@ -324,6 +334,10 @@ class PerformanceMonitor:
         stats["threshold_seconds"] = self.config.threshold_seconds
         stats["alerts_dropped"] = self._worker.dropped
         stats["internal_errors"] = dict(self.errors.counts)
+        stats["overhead_stats"].update(
+            backoff_level=self._guard.level, profiled_fraction=1 / self._guard.every,
+            profiler=self._profiler.name, profiler_interval=self._profiler.interval,
+            sampler_busy_seconds=float(getattr(self._profiler, "busy_seconds", 0.0)))
         return stats
 
     def reset_stats(self) -> None:

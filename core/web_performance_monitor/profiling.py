@@ -92,12 +92,16 @@ class _NoProfile(ProfileRun):
 
 NESTED = _NoProfile("no separate profile: this call ran inside another monitored call, "
                     "whose profile shows it")
+SKIPPED = _NoProfile("not profiled: the overhead guard profiles only some requests right now "
+                     "(see max_performance_overhead)")
 
 
 class Profiler(ABC):
     """A profiling strategy: how a request's time gets attributed to functions."""
 
     name: str = "base"
+    interval: float = 0.005  # seconds between samples; the overhead guard may raise it
+    base_interval: float = 0.005  # as configured
 
     @abstractmethod
     def start(self, takeover: bool = False) -> ProfileRun:
@@ -135,7 +139,7 @@ class PyinstrumentProfiler(Profiler):
     name = "pyinstrument"
 
     def __init__(self, interval: float = 0.001) -> None:
-        self.interval = interval
+        self.interval = self.base_interval = interval
 
     def start(self, takeover: bool = False) -> ProfileRun:
         current = _active.get()

@@ -172,7 +172,7 @@ class SamplingProfiler(Profiler):
     name = "sampler"
 
     def __init__(self, interval: float = 0.005, trigger: float = 0.01) -> None:
-        self.interval = interval
+        self.interval = self.base_interval = interval
         self.trigger = trigger
         self.busy_seconds = 0.0  # time the sampler thread spent sampling (its overhead)
         self._runs: dict[Any, _Run] = {}

@@ -72,6 +72,7 @@ class Stats:
                 "average_overhead": self._monitor_time / self._request_time
                 if self._request_time else 0.0,
                 "recent_overhead": recent_monitor / recent_request if recent_request else 0.0,
+                "recent_request_seconds": recent_request,
                 "average_monitor_seconds_per_request": self._monitor_time / self.total
                 if self.total else 0.0,
                 "samples": float(self.total),

@@ -137,3 +137,23 @@ def test_sampler_restarts_in_a_forked_worker(monitor: PerformanceMonitor) -> Non
     text = queue.get(timeout=30)
     child.join(30)
     assert "busy_alpha" in text
+
+
+def test_overhead_guard_backs_off_and_says_so(make_monitor: Callable[..., PerformanceMonitor],
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    monitor = make_monitor(max_performance_overhead=0.000001, threshold_seconds=10)
+    work = monitor.create_decorator(name="tiny")(lambda: None)
+    for _ in range(5000):  # five overhead checks, each over the limit
+        work()
+    overhead = monitor.get_stats()["overhead_stats"]
+    assert overhead["backoff_level"] == 5
+    assert overhead["profiler_interval"] == pytest.approx(0.005 * 8)
+    assert overhead["profiled_fraction"] == 0.25
+    assert "backoff level 5" in caplog.text
+    assert monitor.get_stats()["total_requests"] == 5000  # every call still timed and counted
+    guard, profiler = monitor._guard, monitor._profiler
+    assert guard.adjust(0.0, 0.05, profiler) is not None  # well under the limit: one step back
+    assert (guard.level, guard.every) == (4, 2)
+    assert guard.adjust(0.04, 0.05, profiler) is None  # between half the limit and the limit
+    monitor.update_config(max_performance_overhead=0.5)  # a new configuration starts afresh
+    assert monitor.get_stats()["overhead_stats"]["backoff_level"] == 0

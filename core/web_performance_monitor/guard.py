@@ -1,0 +1,39 @@
+"""The overhead guard: when the monitor costs more than ``max_performance_overhead``, back off.
+
+First the sampling interval doubles (up to 8x), then only one request in 2, 4, 8... is
+profiled (all are still timed and counted). When the overhead falls below half the limit, it
+steps back. Every change is logged, so an operator sees why a report has fewer samples.
+"""
+
+from __future__ import annotations
+
+from .profiling import Profiler
+
+MAX_LEVEL = 6
+
+
+class OverheadGuard:
+    def __init__(self) -> None:
+        self.level = 0
+        self.every = 1  # profile one request in ``every``
+        self._count = 0
+
+    def profile_this_request(self) -> bool:
+        """False for the requests the guard leaves unprofiled (only asked when every > 1)."""
+        self._count += 1
+        return self._count % self.every == 0
+
+    def adjust(self, overhead: float, limit: float, profiler: Profiler) -> str | None:
+        """Move one level up or down; returns what changed, for the log, or None."""
+        if overhead > limit and self.level < MAX_LEVEL:
+            self.level += 1
+        elif overhead < limit / 2 and self.level > 0:
+            self.level -= 1
+        else:
+            return None
+        factor = 2 ** min(self.level, 3)
+        self.every = 2 ** max(self.level - 3, 0)
+        profiler.interval = profiler.base_interval * factor
+        return (f"overhead {overhead:.1%} against max_performance_overhead {limit:.1%}: "
+                f"backoff level {self.level} (sampling every {profiler.interval * 1000:.0f} ms, "
+                f"profiling 1 request in {self.every})")
