@@ -88,7 +88,8 @@ class WPM:
     @staticmethod
     async def _start(app: AnySanic) -> None:
         state: WPMState = app.ctx.wpm
-        state.monitor = PerformanceMonitor(state.config)
+        if state.monitor is None:  # one per worker process, kept across server restarts
+            state.monitor = PerformanceMonitor(state.config)
         state.monitor.start()
 
     @staticmethod

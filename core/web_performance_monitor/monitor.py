@@ -35,6 +35,26 @@ from .worker import BackgroundWorker
 F = TypeVar("F", bound=Callable[..., Any])
 
 _perf = time.perf_counter
+MAX_REPORTS_PER_MINUTE = 30
+
+
+class RateLimit:
+    """A token bucket: at most ``count`` takes per ``period`` seconds (background thread only)."""
+
+    def __init__(self, count: int, period: float) -> None:
+        self.count = count
+        self.period = period
+        self._tokens = float(count)
+        self._last = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.count, self._tokens + (now - self._last) * self.count / self.period)
+        self._last = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 class Span:
@@ -73,6 +93,7 @@ class PerformanceMonitor:
         self._enabled = True
         self._guard = OverheadGuard()
         self._sampler_busy = 0.0
+        self._report_budget = RateLimit(MAX_REPORTS_PER_MINUTE, 60.0)
         self._extra_notifiers: list[Notifier] = []
         self._parts = self._build(config if config is not None else Config())
         self._fallback_store = MemoryStore()
@@ -121,8 +142,10 @@ class PerformanceMonitor:
     def add_notifier(self, notifier: Notifier) -> None:
         """Send alerts to ``notifier`` too (a ``Notifier`` subclass: Slack, e-mail, a queue...).
 
-        Kept across ``update_config``.
+        Kept across ``update_config``; adding the same notifier again changes nothing.
         """
+        if notifier in self._extra_notifiers:
+            return
         self._extra_notifiers.append(notifier)
         self._parts.notifiers.append(notifier)
 
@@ -238,6 +261,10 @@ class PerformanceMonitor:
     def _handle(self, event: SlowEvent) -> None:
         parts = self._parts
         with self.errors.guard("handling a slow request"):
+            if not self._report_budget.take():  # a storm of new slow endpoints: count, skip
+                self._with_store(parts, lambda store: store.suppress(event.endpoint))
+                self.stats.count("alerts_suppressed")
+                return
             claim = self._claim(parts, event.endpoint)
             if claim is None:
                 self._with_store(parts, lambda store: store.suppress(event.endpoint))

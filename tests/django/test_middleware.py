@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 import pytest
+from django.http import FileResponse, HttpRequest
 from django.test import AsyncClient, Client, override_settings
+from django.urls import path as url_path
 
 from django_wpm import get_monitor
 from tests.conftest import RecordingNotifier
@@ -137,3 +140,19 @@ def test_faults_leave_the_response_unchanged(dj_monitor: PerformanceMonitor, fau
     response = asyncio.run(AsyncClient().get("/async-users/5/?q=%ff%fe"))
     assert response.json() == {"id": 5, "async": True}
     dj_monitor.flush(5)
+
+
+def _file_view(request: HttpRequest) -> FileResponse:
+    return FileResponse(io.BytesIO(b"file body " * 1000), filename="data.txt")
+
+
+urlpatterns = [url_path("file/", _file_view)]  # this module doubles as a URLconf for the test below
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_file_response_passes_through_untouched(dj_monitor: PerformanceMonitor) -> None:
+    response = Client().get("/file/")
+    assert isinstance(response, FileResponse)
+    assert b"".join(response.streaming_content) == b"file body " * 1000
+    response.close()
+    assert dj_monitor.get_stats()["endpoints"]["GET file/"]["requests"] == 1

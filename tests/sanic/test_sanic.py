@@ -129,3 +129,19 @@ def test_faults_leave_the_response_unchanged(report_dir: Path, fault: str) -> No
         return [(first.status, first.json), (second.status, None)]
 
     assert asyncio.run(main()) == [(200, {"iid": 4, "url": "/items/4"}), (400, None)]
+
+
+def test_two_paths_of_one_route_share_one_alert(report_dir: Path,
+                                                recorder: RecordingNotifier) -> None:
+    app = new_app(report_dir, recorder)
+
+    async def main() -> list[int]:
+        answers = []
+        for iid in (1, 2, 3):
+            _, response = await app.asgi_client.get(f"/items/{iid}")
+            answers.append(response.json["iid"])
+        WPM.get_monitor(app).flush()
+        return answers
+
+    assert asyncio.run(main()) == [1, 2, 3]
+    assert [a.event.endpoint for a in recorder.alerts] == ["GET /items/<iid:int>"]
