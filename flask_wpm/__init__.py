@@ -32,13 +32,6 @@ class WPMState:
     monitor: PerformanceMonitor
 
 
-def _config_from_app(app: Flask) -> Config:
-    for name, value in Config().as_dict(masked=False).items():
-        app.config.setdefault(f"WPM_{name.upper()}", value)
-    values = {key: value for key, value in app.config.items() if key.startswith("WPM_")}
-    return Config.from_mapping(values, label=lambda name: f'app.config["WPM_{name.upper()}"]')
-
-
 def _note_route() -> dict[str, Any]:
     current = request._get_current_object()  # type: ignore[attr-defined]
     environ: dict[str, Any] = current.environ
@@ -74,7 +67,9 @@ class WPM:
                 "A 'WPM' instance has already been registered on this Flask app. Import and "
                 "use that instance instead."
             )
-        monitor = PerformanceMonitor(_config_from_app(app))
+        config = Config.from_prefixed(
+            app.config, label=lambda name: f'app.config["WPM_{name.upper()}"]')
+        monitor = PerformanceMonitor(config)
         app.extensions[EXTENSION_KEY] = WPMState(self, monitor)
         app.wsgi_app = monitor.create_middleware()(app.wsgi_app)  # type: ignore[method-assign]
         # A plain after_request hook costs a function call; a connected signal costs more on

@@ -24,7 +24,6 @@ __all__ = ["WPM", "WPMState"]
 
 AnySanic = Sanic[Any, Any]
 
-PREFIX = "WPM_"
 # Outermost: our request middleware runs before the app's, our response middleware after.
 _PRIORITY = 10_000
 
@@ -36,15 +35,6 @@ class WPMState:
     config: Config
     monitor: PerformanceMonitor | None = None
     extension: WPM | None = field(default=None, repr=False)
-
-
-def _config_from_app(app: AnySanic) -> Config:
-    for name, value in Config().as_dict(masked=False).items():
-        key = PREFIX + name.upper()
-        if key not in app.config:  # never overwrite what the user (or SANIC_WPM_*) set
-            app.config[key] = value
-    values = {key: value for key, value in app.config.items() if key.startswith(PREFIX)}
-    return Config.from_mapping(values, label=lambda name: f"app.config.WPM_{name.upper()}")
 
 
 def _record(request: Request, cap: int) -> RequestRecord:
@@ -72,7 +62,9 @@ class WPM:
     def init_app(self, app: AnySanic) -> None:
         if hasattr(app.ctx, "wpm"):
             raise RuntimeError("WPM is already registered on this Sanic app.")
-        app.ctx.wpm = WPMState(config=_config_from_app(app), extension=self)
+        config = Config.from_prefixed(  # never overwrites what the user or SANIC_WPM_* set
+            app.config, label=lambda name: f"app.config.WPM_{name.upper()}")
+        app.ctx.wpm = WPMState(config=config, extension=self)
         app.register_listener(self._start, "before_server_start")
         app.register_listener(self._stop, "after_server_stop")
         app.on_request(self._on_request, priority=_PRIORITY)

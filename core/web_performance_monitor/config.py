@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,6 +301,24 @@ class Config:
                                   _unknown_key_hint(name))
             fields[name] = value
         return cls._build(fields, label=label, text=text)
+
+    @classmethod
+    def from_prefixed(
+        cls, settings: MutableMapping[str, Any], *, label: Label, prefix: str = ENV_PREFIX
+    ) -> Config:
+        """Build from a framework's config (Flask/Sanic ``app.config``) with ``WPM_*`` keys.
+
+        Defaults are written for the keys the user did not set (never over theirs), so the
+        framework's config shows the effective values, as Flask extensions customarily do.
+        """
+        for item in dataclasses.fields(cls):
+            key = prefix + item.name.upper()
+            if key not in settings:
+                default = (item.default_factory() if item.default_factory is not dataclasses.MISSING
+                           else item.default)
+                settings[key] = default
+        values = {key: value for key, value in settings.items() if key.startswith(prefix)}
+        return cls.from_mapping(values, label=label)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
