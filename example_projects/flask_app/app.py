@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def create_app() -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(
-        WPM_THRESHOLD_SECONDS=0.2,
+        WPM_THRESHOLD_SECONDS=0.1,
         WPM_LOCAL_OUTPUT_DIR=os.environ.get("WPM_LOCAL_OUTPUT_DIR", os.path.join(HERE, "reports")),
         WPM_ALERT_WINDOW_DAYS=1,
         WPM_URL_BLACKLIST=["/health"],

@@ -12,11 +12,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from app import create_app
 
 from flask_wpm import WPM
+from web_performance_monitor.events import Alert
+from web_performance_monitor.notifiers import Notifier
+
+
+class PrintNotifier(Notifier):
+    """Prints each alert's summary: the same text a Mattermost channel would get."""
+
+    name = "print"
+
+    def send(self, alert: Alert) -> None:
+        print("\n--- alert ---\n" + alert.message + "\n-------------")
+
+    def send_test(self) -> None:
+        print("test alert")
 
 
 def main() -> None:
     reports = os.environ.setdefault("WPM_LOCAL_OUTPUT_DIR", tempfile.mkdtemp(prefix="wpm-demo-"))
     app = create_app()
+    WPM.get_monitor(app).add_notifier(PrintNotifier())
     client = app.test_client()
     fast = client.get("/fast")
     print(f"GET /fast  -> {fast.status_code}")
