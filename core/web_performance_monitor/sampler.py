@@ -102,7 +102,7 @@ class _Run(ProfileRun):
         self.loop = loop
         self.anchor = anchor
         self.start = _perf()
-        self.samples: list[tuple[list[str], float]] = []
+        self.samples: list[tuple[list[str], float]] | None = None  # made at the first sample
         self.last = 0.0  # perf_counter of the last sample
         self.stride = 1
         self.ticks = 0
@@ -113,8 +113,7 @@ class _Run(ProfileRun):
         if self.ticks % self.stride:
             return
         if not self.samples:
-            self.samples.append(([NOT_SAMPLED], now - self.start))
-            self.samples.append((stack, 0.0))
+            self.samples = [([NOT_SAMPLED], now - self.start), (stack, 0.0)]
         else:
             previous, weight = self.samples[-1]
             self.samples[-1] = (previous, weight + now - self.last)
@@ -141,7 +140,7 @@ class _Run(ProfileRun):
         if not keep:
             return None
         end = _perf()
-        samples = list(self.samples)
+        samples = list(self.samples or ())
         if not samples:
             samples = [([NOT_SAMPLED], end - self.start)]
             note = ("the request ended before the sampler's trigger "

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Any
 
 MAX_ENDPOINTS = 500
 OTHER_ENDPOINTS = "<other endpoints>"
-RECENT = 1000
-CHECK_EVERY = 1000
+CHECK_EVERY = 1000  # requests per overhead window (the "recent" figures)
 
 
 class Stats:
@@ -27,7 +26,9 @@ class Stats:
             self.notifier_failures: dict[str, int] = {}
             self._request_time = 0.0
             self._monitor_time = 0.0
-            self._recent: deque[tuple[float, float]] = deque(maxlen=RECENT)
+            # The last complete window of CHECK_EVERY requests: (request time, monitor time).
+            self._window: tuple[float, float] | None = None
+            self._mark = (0.0, 0.0)
             self._endpoints: OrderedDict[str, list[float]] = OrderedDict()
 
     def record(self, endpoint: str, duration: float, slow: bool, overhead: float) -> bool:
@@ -41,7 +42,6 @@ class Stats:
                 self.slow += 1
             self._request_time += duration
             self._monitor_time += overhead
-            self._recent.append((duration, overhead))
             entry = self._endpoints.get(endpoint)
             if entry is None:
                 if len(self._endpoints) >= MAX_ENDPOINTS:
@@ -53,7 +53,11 @@ class Stats:
             entry[2] += duration
             if duration > entry[3]:
                 entry[3] = duration
-            return self.total % CHECK_EVERY == 0
+            if self.total % CHECK_EVERY:
+                return False
+            mark, self._mark = self._mark, (self._request_time, self._monitor_time)
+            self._window = (self._request_time - mark[0], self._monitor_time - mark[1])
+            return True
 
     def count(self, name: str) -> None:
         """Add one to a counter: alerts_sent, alerts_suppressed or alerts_failed."""
@@ -66,8 +70,8 @@ class Stats:
 
     def overhead(self) -> dict[str, float]:
         with self._lock:
-            recent_request = sum(d for d, _ in self._recent)
-            recent_monitor = sum(o for _, o in self._recent)
+            recent_request, recent_monitor = self._window or (self._request_time,
+                                                              self._monitor_time)
             return {
                 "average_overhead": self._monitor_time / self._request_time
                 if self._request_time else 0.0,

@@ -136,10 +136,12 @@ class WSGIMiddleware:
         if not monitor._enabled:
             return self.app(environ, start_response)
         span = monitor.begin()
-        stream = environ.get("wsgi.input")
         tee = None
-        if stream is not None:
-            tee = environ["wsgi.input"] = InputTee(stream, monitor._parts.config.max_body_bytes)
+        if environ.get("CONTENT_LENGTH") or environ.get("HTTP_TRANSFER_ENCODING"):
+            stream = environ.get("wsgi.input")  # only a request with a body gets the tee
+            if stream is not None:
+                tee = environ["wsgi.input"] = InputTee(stream,
+                                                       monitor._parts.config.max_body_bytes)
         status: list[str] = []
 
         def _start_response(code: str, headers: Any, exc_info: Any = None) -> Any:
