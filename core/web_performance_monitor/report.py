@@ -167,8 +167,11 @@ def _profile_html(event: SlowEvent, hot: list[tuple[str, float]]) -> str:
         return f"<p class=muted>Profile could not be rendered: {_e(repr(exc))}</p>"
     parts.append(f"<h2>Call tree</h2><pre>{_e(text)}</pre>")
     if page:
+        # pyinstrument's viewer needs storage, which a sandbox without same-origin forbids; its
+        # page holds only code names and file paths, never request data.
         parts.append("<h2>Interactive profile (pyinstrument)</h2>"
-                     f"<iframe sandbox='allow-scripts' srcdoc=\"{_e(page)}\"></iframe>")
+                     "<iframe sandbox='allow-scripts allow-same-origin' "
+                     f"srcdoc=\"{_e(page)}\"></iframe>")
     return "".join(parts)
 
 
