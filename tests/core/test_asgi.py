@@ -206,3 +206,24 @@ def test_faults_leave_the_response_unchanged(monitor: PerformanceMonitor, fault:
                            headers={"Content-Type": "application/json"})
     assert (response.status_code, response.json()) == (200, {"json": None})
     monitor.flush(5)
+
+
+def test_lifespan_passes_through_untouched(monitor: PerformanceMonitor) -> None:
+    events: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "lifespan"
+        message = await receive()
+        events.append(message["type"])
+        await send({"type": "lifespan.startup.complete"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: dict[str, Any]) -> None:
+        events.append(message["type"])
+
+    wrapped = monitor.create_asgi_middleware()(app)
+    asyncio.run(wrapped({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+    assert events == ["lifespan.startup", "lifespan.startup.complete"]
+    assert monitor.get_stats()["total_requests"] == 0

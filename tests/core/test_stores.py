@@ -116,3 +116,32 @@ def test_open_store_redis(redis_url: str) -> None:
     store = open_store(redis_url, "/tmp")
     assert isinstance(store, RedisStore)
     store.close()
+
+
+def test_monitor_deduplicates_through_redis(redis_url: str, tmp_path: Path) -> None:
+    """Two monitors (two hosts) sharing one Redis: one alert for one endpoint."""
+    from werkzeug.test import Client
+
+    from tests.conftest import RecordingNotifier
+    from tests.core.wsgi_apps import slow_app
+    from web_performance_monitor import Config, PerformanceMonitor
+
+    recorder = RecordingNotifier()
+    monitors = [PerformanceMonitor(Config(threshold_seconds=0.05, alert_store_url=redis_url,
+                                          local_output_dir=str(tmp_path / f"host{i}")))
+                for i in range(2)]
+    try:
+        for monitor in monitors:
+            monitor.add_notifier(recorder)
+            Client(monitor.create_middleware()(slow_app)).get(f"/redis-dedup/{time.time_ns()}",
+                                                             headers={"X-Request-ID": "r"})
+        for monitor in monitors:
+            monitor.flush()
+        endpoints = [a.event.endpoint for a in recorder.alerts]
+        assert len(endpoints) == 2  # raw paths differ: two endpoints, each alerted once
+        Client(monitors[0].create_middleware()(slow_app)).get(endpoints[1].split(" ", 1)[1])
+        monitors[0].flush()
+        assert len(recorder.alerts) == 2  # host 0 sees host 1's claim in Redis
+    finally:
+        for monitor in monitors:
+            monitor.close()
