@@ -274,6 +274,8 @@ class Config:
     notify_queue_size: int = 256
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Config:
+        # The dataclass __init__ would raise a bare TypeError for a misspelt keyword; checking
+        # here turns it into the same ConfigError (with a "did you mean") as every other source.
         unknown = set(kwargs) - FIELD_NAMES
         if unknown:
             raise ConfigError(sorted(unknown)[0], _unknown_key_hint(sorted(unknown)[0]))
