@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test test-django-lts demo bench lint clean
+.PHONY: install test test-django-lts demo bench bench-instructions lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+bench-instructions: $(STAMP)
+	$(BIN)/python bench/instructions.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check core flask_wpm django_wpm sanic_wpm tests bench example_projects

@@ -1,0 +1,80 @@
+"""Instructions per request under valgrind's callgrind: a deterministic cost, unlike seconds.
+
+The machine is shared and noisy; instruction counts are the same run after run, so they show
+what each part of the monitor costs on the request path. For each variant the app serves N and
+N + 1000 requests; the difference / 1000 is the cost of one request (start-up cancels out).
+
+    python bench/instructions.py          # needs valgrind (apt-get install valgrind)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# variant -> what is switched off in the monitored Flask app, to attribute the cost.
+VARIANTS = {
+    "plain": "the bare Flask app",
+    "wpm": "the monitored app (sampler engine)",
+    "wpm-disabled": "monitor.disable_monitoring(): middleware pass-through + Flask hook",
+    "wpm-no-profiler": "a profiler that does nothing (cost of start/stop)",
+    "wpm-no-stats": "statistics switched off (cost of Stats.record)",
+}
+
+
+def _child(variant: str, count: int) -> None:
+    sys.path.insert(0, ROOT)
+    from bench.drivers import wsgi_block
+    from bench.variants import flask_app
+    from flask_wpm import WPM
+    from web_performance_monitor.profiling import Profiler
+
+    app = flask_app("plain" if variant == "plain" else "wpm")
+    if variant != "plain":
+        monitor = WPM.get_monitor(app)
+        if variant == "wpm-disabled":
+            monitor.disable_monitoring()
+        elif variant == "wpm-no-profiler":
+            class Idle(Profiler):
+                def start(self, takeover: bool = False) -> Any:
+                    return None
+
+            monitor._profiler = Idle()
+        elif variant == "wpm-no-stats":
+            monitor.stats.record = lambda *args: False  # type: ignore[method-assign]
+    wsgi_block(app.wsgi_app, "/trivial")(count)
+
+
+def _instructions(variant: str, count: int) -> int:
+    out = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+         __file__, "--child", variant, str(count)],
+        capture_output=True, text=True, check=True).stderr
+    match = re.search(r"refs:\s+([\d,]+)", out)
+    assert match, out
+    return int(match.group(1).replace(",", ""))
+
+
+def main() -> None:
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed (apt-get install valgrind)")
+    base = None
+    print("Flask /trivial, instructions per request (callgrind):")
+    for variant, meaning in VARIANTS.items():
+        per_request = (_instructions(variant, 1200) - _instructions(variant, 200)) // 1000
+        base = base or per_request
+        print(f"  {variant:<16} {per_request:>9,}  {per_request - base:>+8,}  {meaning}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        _child(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()
