@@ -17,7 +17,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
 from .config import Config
 from .events import SlowEvent
@@ -57,15 +57,12 @@ class RateLimit:
         return True
 
 
-class Span:
-    """One running request or call."""
+class Span(NamedTuple):
+    """One running request or call (a tuple: cheap to make on every request)."""
 
-    __slots__ = ("overhead", "run", "start")
-
-    def __init__(self, start: float, run: ProfileRun | None, overhead: float):
-        self.start = start
-        self.run = run
-        self.overhead = overhead
+    start: float
+    run: ProfileRun | None
+    overhead: float  # seconds the monitor spent starting it
 
 
 @dataclass(slots=True)
@@ -181,7 +178,6 @@ class PerformanceMonitor:
     def finish(
         self,
         span: Span,
-        *,
         kind: str,
         method: str,
         path: str,

@@ -169,8 +169,7 @@ class WSGIMiddleware:
             code = int(status[-1][:3]) if status else (500 if error else None)
         except ValueError:
             code = None
-        self.monitor.finish(
-            span, kind="request", method=environ.get("REQUEST_METHOD", "GET"),
-            path=environ.get("PATH_INFO", ""), route=environ.get(ROUTE_KEY), status=code,
-            error=error, capture=lambda: record_from_environ(environ, tee),
-        )
+        # Positional: this call runs on every request.
+        self.monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"),
+                            environ.get("PATH_INFO", ""), environ.get(ROUTE_KEY), code, error,
+                            lambda: record_from_environ(environ, tee))
