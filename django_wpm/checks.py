@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from django.conf import settings
 from django.core import checks
 
 from web_performance_monitor import Config, ConfigError
-from web_performance_monitor.config import FIELD_NAMES, check_field
+from web_performance_monitor.config import FIELD_NAMES, check_field, suggest_key
 
 from .conf import label, load_config, user_settings
 
@@ -42,10 +41,10 @@ def check_settings(app_configs: Sequence[Any] | None = None,
     for key, value in options.items():
         name = str(key).lower().removeprefix("wpm_")
         if name not in FIELD_NAMES:
-            close = difflib.get_close_matches(name, sorted(FIELD_NAMES), n=1)
+            close = suggest_key(name)
             errors.append(checks.Error(
                 f"settings.WPM has an unknown key {key!r}.",
-                hint=f"Did you mean {close[0].upper()!r}?" if close else
+                hint=f"Did you mean {close.upper()!r}?" if close else
                 "See the README's option table for the known keys.",
                 id="django_wpm.E002"))
             continue

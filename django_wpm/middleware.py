@@ -51,7 +51,6 @@ def _record(request: HttpRequest, cap: int) -> RequestRecord:
         client=meta.get("REMOTE_ADDR"),
         body=body[:cap] if body is not None else None,
         body_size=size,
-        body_truncated=body is not None and len(body) > cap,
         form=form,
         files=files,
     )

@@ -48,7 +48,6 @@ def _record(request: Request, cap: int) -> RequestRecord:
         client=request.ip or None,
         body=body[:cap],
         body_size=len(body),
-        body_truncated=len(body) > cap,
     )
 
 

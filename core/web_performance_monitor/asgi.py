@@ -48,7 +48,6 @@ def record_from_scope(scope: Scope, body: bytes, seen: int, cap: int) -> Request
         client=str(client[0]) if client else None,
         body=body,
         body_size=seen,
-        body_truncated=seen > len(body),
     )
 
 

@@ -8,6 +8,7 @@ from, and an error names the key the user actually wrote (``WPM_THRESHOLD_SECOND
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 import re
@@ -472,11 +473,15 @@ def _normalise_key(key: str) -> str:
     return name[len(ENV_PREFIX):] if name.startswith(ENV_PREFIX.lower()) else name
 
 
-def _unknown_key_hint(name: str) -> str:
-    import difflib
-
+def suggest_key(name: str) -> str | None:
+    """The known field closest to a misspelt ``name``, if any is close."""
     close = difflib.get_close_matches(name.lower(), sorted(FIELD_NAMES), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return close[0] if close else None
+
+
+def _unknown_key_hint(name: str) -> str:
+    close = suggest_key(name)
+    hint = f"; did you mean {close!r}?" if close else ""
     return f"unknown configuration key{hint} (known keys: see Config fields)"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import importlib.metadata
+import json
 import os
 import platform
 import re
@@ -139,8 +140,6 @@ def _body_html(body: dict[str, Any]) -> str:
     if "summary" in body:
         parts.append(f"<p>{_e(body['summary'])}</p>")
     if "json" in body:
-        import json
-
         text = json.dumps(body["json"], indent=2, ensure_ascii=False, default=str)
         parts.append(f"<pre>{_e(text[:200_000])}</pre>")
     if "form" in body:

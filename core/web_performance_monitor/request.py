@@ -37,11 +37,15 @@ class RequestRecord:
     client: str | None = None
     body: bytes | None = None  # the prefix of the body the app read, at most max_body_bytes
     body_size: int | None = None  # the declared or observed full size
-    body_truncated: bool = False
     # Fields a framework already parsed (e.g. a multipart form the app read), used when the raw
     # body is not available: (name, value) pairs, and files as name/filename/content_type/size.
     form: list[tuple[str, str]] | None = None
     files: list[dict[str, Any]] | None = None
+
+    @property
+    def body_truncated(self) -> bool:
+        """Whether the captured prefix is shorter than the whole body."""
+        return self.body is not None and (self.body_size or 0) > len(self.body)
 
     def header(self, name: str) -> str:
         name = name.lower()

@@ -95,7 +95,6 @@ def record_from_environ(environ: dict[str, Any], tee: InputTee | None) -> Reques
         client=environ.get("REMOTE_ADDR"),
         body=body,
         body_size=size,
-        body_truncated=body is not None and size is not None and size > len(body),
     )
 
 
