@@ -17,7 +17,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from .config import Config
 from .events import SlowEvent
@@ -28,7 +28,7 @@ from .notifiers import LocalFileNotifier, MattermostNotifier, Notifier
 from .profiling import SKIPPED, Profiler, ProfileResult, ProfileRun, make_profiler
 from .report import build_alert
 from .request import RequestRecord
-from .stats import Stats
+from .stats import CHECK_EVERY, Stats, endpoint_name
 from .store import AlertStore, Claim, MemoryStore, open_store
 from .worker import BackgroundWorker
 
@@ -57,12 +57,9 @@ class RateLimit:
         return True
 
 
-class Span(NamedTuple):
-    """One running request or call (a tuple: cheap to make on every request)."""
-
-    start: float
-    run: ProfileRun | None
-    overhead: float  # seconds the monitor spent starting it
+# One running request or call: (start, profile run, seconds the monitor spent starting it).
+# A plain tuple: made on every request, and a tuple display costs less than any class.
+Span = tuple[float, ProfileRun | None, float]
 
 
 @dataclass(slots=True)
@@ -169,11 +166,11 @@ class PerformanceMonitor:
             if self._guard.every > 1 and not self._guard.profile_this_request():
                 run = SKIPPED
             else:
-                run = self._profiler.start(takeover=request)
+                run = self._profiler.start(request)
         except Exception as exc:
             self.errors.report("starting the profiler", exc)
         t1 = _perf()
-        return Span(t1, run, t1 - t0)
+        return (t1, run, t1 - t0)
 
     def finish(
         self,
@@ -190,37 +187,38 @@ class PerformanceMonitor:
     ) -> None:
         """End a span: decide slow or not, keep the profile only if slow, hand off. Never raises."""
         end = _perf()
-        duration = end - span.start
-        endpoint = path if kind == "function" else f"{method} {route or path}"
+        start, run, overhead = span
+        duration = end - start
         limit = self._parts.config.threshold_seconds if threshold is None else threshold
-        if duration <= limit:  # the fast path: every request that is not slow
-            run = span.run
+        slow = duration > limit
+        if not slow:  # the fast path: every request that is not slow
             if run is not None:
                 try:
                     run.stop(False)
                 except Exception as exc:
                     self.errors.report("stopping the profiler", exc)
-            if self.stats.record(endpoint, duration, False, span.overhead + _perf() - end):
-                self._check_overhead()
-            return
-        try:
-            self._hand_off_slow(span, duration, limit, kind, endpoint, path, route, status,
-                                error, capture, call)
-        except Exception as exc:
-            self.errors.report("finishing a request", exc)
-        if self.stats.record(endpoint, duration, True, span.overhead + _perf() - end):
+        else:
+            try:
+                self._hand_off_slow(run, duration, limit, kind, path, route, method, status,
+                                    error, capture, call)
+            except Exception as exc:
+                self.errors.report("finishing a request", exc)
+        pending = self.stats.pending
+        pending.append((kind, method, route or path, duration, slow, overhead + _perf() - end))
+        if len(pending) >= CHECK_EVERY and self.stats.fold():
             self._check_overhead()
 
-    def _hand_off_slow(self, span: Span, duration: float, limit: float, kind: str,
-                       endpoint: str, path: str, route: str | None, status: int | None,
+    def _hand_off_slow(self, run: ProfileRun | None, duration: float, limit: float, kind: str,
+                       path: str, route: str | None, method: str, status: int | None,
                        error: BaseException | None,
                        capture: Callable[[], RequestRecord] | None,
                        call: Callable[[], dict[str, Any]] | None) -> None:
         alert = self.config.is_url_alertable(path, route)
-        profile = self._stop_profile(span.run, alert)
+        profile = self._stop_profile(run, alert)
         if not alert:
             return
-        event = SlowEvent(kind=kind, endpoint=endpoint, duration=duration, threshold=limit,
+        event = SlowEvent(kind=kind, endpoint=endpoint_name(kind, method, route or path),
+                          duration=duration, threshold=limit,
                           started_at=time.time() - duration, pid=os.getpid(),
                           thread=threading.current_thread().name, status=status,
                           error=type(error).__qualname__ if error else None, profile=profile)

@@ -69,6 +69,24 @@ def _stack(frame: FrameType | None, stop: FrameType | None) -> list[str]:
     return [identifier(c) for c in reversed(codes)]
 
 
+def _thread_stack(frame: FrameType | None, anchor: CodeType) -> list[str]:
+    """A thread's stack below the outermost frame running ``anchor`` (the adapter's code).
+
+    A stack deeper than ``MAX_DEPTH`` keeps its leaf side, marked as truncated.
+    """
+    codes: list[CodeType] = []
+    cut = 0
+    while frame is not None and len(codes) < MAX_DEPTH:
+        code = frame.f_code
+        codes.append(code)
+        if code is anchor:
+            cut = len(codes)
+        frame = frame.f_back
+    if frame is not None:
+        return [TRUNCATED, *(identifier(c) for c in reversed(codes))]
+    return [identifier(c) for c in reversed(codes[: cut - 1 if cut else len(codes)])]
+
+
 def _awaiting_stack(task: asyncio.Task[Any]) -> list[str]:
     """Where a suspended task waits: its coroutine chain, then ``[await]``."""
     codes: list[CodeType] = []
@@ -85,78 +103,92 @@ def _awaiting_stack(task: asyncio.Task[Any]) -> list[str]:
     return [*(identifier(c) for c in codes), AWAIT_FRAME_IDENTIFIER]
 
 
-class _Run(ProfileRun):
-    """One request's samples: (stack, time it stands for)."""
+class _Samples:
+    """What the sampler thread collected for one request: (stack, time it stands for).
 
-    __slots__ = ("_sampler", "active", "anchor", "key", "last", "loop", "samples", "start",
-                 "stride", "task", "thread_id", "ticks")
+    Made and filled by the sampler thread only, once the request is past the trigger.
+    """
 
-    def __init__(self, sampler: SamplingProfiler, key: Any, thread_id: int,
-                 task: asyncio.Task[Any] | None, loop: asyncio.AbstractEventLoop | None,
-                 anchor: FrameType | None) -> None:
-        # The request path pays for this constructor: plain attribute stores only.
-        self._sampler = sampler
-        self.key = key
-        self.thread_id = thread_id
-        self.task = task
-        self.loop = loop
-        self.anchor = anchor
-        self.start = _perf()
-        self.samples: list[tuple[list[str], float]] | None = None  # made at the first sample
-        self.last = 0.0  # perf_counter of the last sample
+    __slots__ = ("last", "records", "stride", "ticks")
+
+    def __init__(self, first: list[str], start: float, now: float) -> None:
+        self.records: list[tuple[list[str], float]] = [([NOT_SAMPLED], now - start), (first, 0.0)]
+        self.last = now  # perf_counter of the last sample
         self.stride = 1
-        self.ticks = 0
-        self.active = True
+        self.ticks = 1
 
-    def record(self, stack: list[str], now: float) -> None:
+    def add(self, stack: list[str], now: float) -> None:
         self.ticks += 1
         if self.ticks % self.stride:
             return
-        if not self.samples:
-            self.samples = [([NOT_SAMPLED], now - self.start), (stack, 0.0)]
-        else:
-            previous, weight = self.samples[-1]
-            self.samples[-1] = (previous, weight + now - self.last)
-            self.samples.append((stack, 0.0))
+        records = self.records
+        previous, weight = records[-1]
+        records[-1] = (previous, weight + now - self.last)
+        records.append((stack, 0.0))
         self.last = now
-        if len(self.samples) >= MAX_SAMPLES:
-            merged = [self.samples[0]]
-            body = self.samples[1:]
+        if len(records) >= MAX_SAMPLES:
+            merged = [records[0]]
+            body = records[1:]
             for i in range(0, len(body) - 1, 2):
                 merged.append((body[i][0], body[i][1] + body[i + 1][1]))
             if len(body) % 2:
                 merged.append(body[-1])
-            self.samples = merged
+            self.records = merged
             self.stride *= 2
 
+
+class _Run(ProfileRun):
+    """One request as the sampler sees it. Made on every request: a few plain stores."""
+
+    __slots__ = ("_sampler", "anchor", "key", "samples", "start", "task", "thread_id")
+
+    def __init__(self, sampler: SamplingProfiler, key: Any, thread_id: int,
+                 task: asyncio.Task[Any] | None, anchor: CodeType) -> None:
+        self._sampler = sampler
+        self.key = key
+        self.thread_id = thread_id
+        self.task = task
+        # The code of the frame that began the request (the adapter's): a sample keeps only
+        # the frames below its outermost call. A code object, not the frame: no reference
+        # cycle through the frame's locals, nothing to clear when the request ends.
+        self.anchor = anchor
+        self.start = _perf()
+        self.samples: _Samples | None = None
+
+    def record(self, stack: list[str], now: float) -> None:
+        """Called by the sampler thread only."""
+        if self.samples is None:
+            self.samples = _Samples(stack, self.start, now)
+        else:
+            self.samples.add(stack, now)
+
     def stop(self, keep: bool) -> ProfileResult | None:
-        self.active = False
         runs = self._sampler._runs  # only this run's own thread or task changes its key
         if runs.get(self.key) is self:
             del runs[self.key]
-        # The anchor frame (and a task's coroutine) usually holds the span that holds this run:
-        # break that cycle now, or every request would leave garbage for the cyclic collector.
-        anchor, self.anchor, self.task, self.loop, self.key = self.anchor, None, None, None, None
         if not keep:
             return None
         end = _perf()
-        samples = list(self.samples or ())
-        if not samples:
-            samples = [([NOT_SAMPLED], end - self.start)]
+        samples = self.samples
+        records = list(samples.records) if samples is not None else []
+        if not records:
+            records = [([NOT_SAMPLED], end - self.start)]
             note = ("the request ended before the sampler's trigger "
                     f"({self._sampler.trigger * 1000:.0f} ms): nothing to show")
         else:
-            stack, weight = samples[-1]
-            samples[-1] = (stack, weight + end - self.last)
+            assert samples is not None
+            stack, weight = records[-1]
+            records[-1] = (stack, weight + end - samples.last)
             note = None
+        interval = self._sampler.interval
         session = Session(
-            frame_records=samples,
+            frame_records=records,
             start_time=time.time() - (end - self.start),
             duration=end - self.start,
-            min_interval=self._sampler.interval,
-            max_interval=self._sampler.interval * self.stride,
-            sample_count=len(samples),
-            start_call_stack=[identifier(anchor.f_code)] if anchor else ["[request]"],
+            min_interval=interval,
+            max_interval=interval * (samples.stride if samples is not None else 1),
+            sample_count=len(records),
+            start_call_stack=[identifier(self.anchor)],
             target_description="web-performance-monitor sampled profile",
             cpu_time=0.0,
             sys_path=sys.path,
@@ -188,13 +220,11 @@ class SamplingProfiler(Profiler):
         task = _current_task(loop) if loop is not None else None
         key = thread_id if task is None else task
         runs = self._runs
-        current = runs.get(key)
-        if current is not None:
+        if key in runs:
             if not takeover:
                 return NESTED
-            current.stop(keep=False)  # an abandoned request on this thread or task
-        run = _Run(self, key, thread_id, task, loop, _getframe(2))
-        runs[key] = run
+            runs[key].stop(keep=False)  # an abandoned request on this thread or task
+        run = runs[key] = _Run(self, key, thread_id, task, _getframe(2).f_code)
         if self._thread is None:
             self._start_thread()
         return run
@@ -227,17 +257,16 @@ class SamplingProfiler(Profiler):
     def _sample(self, due: list[_Run], now: float) -> None:
         frames = sys._current_frames()
         running: dict[int, Any] = {}
+        runs = self._runs
         for run in due:
-            task, loop = run.task, run.loop  # read once: the request may end meanwhile
-            if not run.active:
-                continue
+            task = run.task
             try:
                 if task is None:
-                    stack = _stack(frames.get(run.thread_id), run.anchor)
+                    stack = _thread_stack(frames.get(run.thread_id), run.anchor)
                 else:
                     loop_thread = run.thread_id
                     if loop_thread not in running:
-                        running[loop_thread] = _current_task(loop) if loop else None
+                        running[loop_thread] = _current_task(task.get_loop())
                     if running[loop_thread] is task:
                         coro_frame = getattr(task.get_coro(), "cr_frame", None)
                         stack = _stack(frames.get(loop_thread),
@@ -246,7 +275,7 @@ class SamplingProfiler(Profiler):
                         stack = _awaiting_stack(task)
             except Exception:  # a vanished task or frame: skip this tick
                 continue
-            if run.active and stack:
+            if stack and runs.get(run.key) is run:  # still running
                 run.record(stack, now)
 
     def close(self) -> None:

@@ -1,23 +1,38 @@
-"""Counters for ``get_stats()``: thread-safe, and bounded however long the process runs."""
+"""Counters for ``get_stats()``: thread-safe, and bounded however long the process runs.
+
+A request only appends one tuple to a deque (atomic, no lock, no string building): the
+counters are folded from it in batches, by the request that fills a batch or by whoever reads
+the statistics. That keeps the per-request cost at a C-level append.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 MAX_ENDPOINTS = 500
 OTHER_ENDPOINTS = "<other endpoints>"
-CHECK_EVERY = 1000  # requests per overhead window (the "recent" figures)
+CHECK_EVERY = 1000  # requests per fold, and per overhead window (the "recent" figures)
+
+# (kind, method, route or path, duration, slow, seconds spent in the monitor)
+Entry = tuple[str, str, str, float, bool, float]
+
+
+def endpoint_name(kind: str, method: str, where: str) -> str:
+    """How an endpoint is named in statistics, alerts and the de-duplication store."""
+    return where if kind == "function" else f"{method} {where}"
 
 
 class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.pending: deque[Entry] = deque()
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
+            self.pending.clear()
             self.total = 0
             self.slow = 0
             self.alerts_sent = 0
@@ -31,33 +46,37 @@ class Stats:
             self._mark = (0.0, 0.0)
             self._endpoints: OrderedDict[str, list[float]] = OrderedDict()
 
-    def record(self, endpoint: str, duration: float, slow: bool, overhead: float) -> bool:
-        """One finished request or call; ``overhead`` is the time spent inside the monitor.
-
-        Returns True every ``CHECK_EVERY`` requests, when the caller should look at overhead.
-        """
+    def fold(self) -> bool:
+        """Move pending entries into the counters; True when an overhead window completed."""
         with self._lock:
-            self.total += 1
-            if slow:
-                self.slow += 1
-            self._request_time += duration
-            self._monitor_time += overhead
-            entry = self._endpoints.get(endpoint)
-            if entry is None:
-                if len(self._endpoints) >= MAX_ENDPOINTS:
-                    endpoint = OTHER_ENDPOINTS
-                entry = self._endpoints.setdefault(endpoint, [0, 0, 0.0, 0.0])
-            entry[0] += 1
-            if slow:
-                entry[1] += 1
-            entry[2] += duration
-            if duration > entry[3]:
-                entry[3] = duration
-            if self.total % CHECK_EVERY:
-                return False
-            mark, self._mark = self._mark, (self._request_time, self._monitor_time)
-            self._window = (self._request_time - mark[0], self._monitor_time - mark[1])
-            return True
+            pending, endpoints = self.pending, self._endpoints
+            window_done = False
+            while True:
+                try:
+                    kind, method, where, duration, slow, overhead = pending.popleft()
+                except IndexError:
+                    return window_done
+                self.total += 1
+                self._request_time += duration
+                self._monitor_time += overhead
+                name = endpoint_name(kind, method, where)
+                entry = endpoints.get(name)
+                if entry is None:
+                    if len(endpoints) >= MAX_ENDPOINTS:
+                        name = OTHER_ENDPOINTS
+                    entry = endpoints.setdefault(name, [0, 0, 0.0, 0.0])
+                entry[0] += 1
+                entry[2] += duration
+                if duration > entry[3]:
+                    entry[3] = duration
+                if slow:
+                    self.slow += 1
+                    entry[1] += 1
+                if self.total % CHECK_EVERY == 0:
+                    mark, self._mark = self._mark, (self._request_time, self._monitor_time)
+                    self._window = (self._request_time - mark[0],
+                                    self._monitor_time - mark[1])
+                    window_done = True
 
     def count(self, name: str) -> None:
         """Add one to a counter: alerts_sent, alerts_suppressed or alerts_failed."""
@@ -69,6 +88,7 @@ class Stats:
             self.notifier_failures[notifier] = self.notifier_failures.get(notifier, 0) + 1
 
     def overhead(self) -> dict[str, float]:
+        self.fold()
         with self._lock:
             recent_request, recent_monitor = self._window or (self._request_time,
                                                               self._monitor_time)

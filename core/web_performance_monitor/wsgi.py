@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .request import RequestRecord, wsgi_text
-from .streaming import Finish, once, timed_iter
 
 if TYPE_CHECKING:
     from .monitor import PerformanceMonitor, Span
@@ -73,7 +72,8 @@ class InputTee:
         return getattr(self._stream, name)
 
 
-def record_from_environ(environ: dict[str, Any], tee: InputTee | None) -> RequestRecord:
+def record_from_environ(environ: dict[str, Any], tee: InputTee | None,
+                        route: str | None) -> RequestRecord:
     """The request record of a WSGI request (copies strings, parses nothing)."""
     headers = [(key[5:].replace("_", "-").lower(), wsgi_text(value))
                for key, value in environ.items() if key.startswith("HTTP_")]
@@ -89,7 +89,7 @@ def record_from_environ(environ: dict[str, Any], tee: InputTee | None) -> Reques
     return RequestRecord(
         method=environ.get("REQUEST_METHOD", "GET"),
         path=wsgi_text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")),
-        route=environ.get(ROUTE_KEY),
+        route=route,
         query_string=wsgi_text(environ.get("QUERY_STRING", "")),
         headers=headers,
         client=environ.get("REMOTE_ADDR"),
@@ -99,20 +99,39 @@ def record_from_environ(environ: dict[str, Any], tee: InputTee | None) -> Reques
 
 
 class _Response:
-    """The app's response iterable, finishing the span when exhausted or closed.
+    """The app's response iterable; the request ends when it is exhausted, fails or is closed.
 
     Test clients often never call ``close()``; servers always do. Whichever comes first ends
-    the request.
+    the request. One object holds the request's state: no closures on the request path.
     """
 
-    __slots__ = ("_finish", "_result")
+    __slots__ = ("_done", "_environ", "_middleware", "_result", "_span", "_status", "_tee")
 
-    def __init__(self, result: Iterable[bytes], finish: Finish) -> None:
+    def __init__(self, result: Iterable[bytes], middleware: WSGIMiddleware, span: Span,
+                 environ: dict[str, Any], tee: InputTee | None, status: list[str]) -> None:
         self._result = result
-        self._finish = finish
+        self._middleware = middleware
+        self._span = span
+        self._environ = environ
+        self._tee = tee
+        self._status = status
+        self._done = False
+
+    def _end(self, error: BaseException | None) -> None:
+        if not self._done:
+            self._done = True
+            self._middleware.finish(self._span, self._environ, self._tee, self._status, error)
 
     def __iter__(self) -> Iterator[bytes]:
-        return timed_iter(self._result, self._finish)
+        try:
+            yield from self._result
+        except GeneratorExit:  # the server closed it before the end (client gone)
+            self._end(None)
+            raise
+        except BaseException as exc:
+            self._end(exc)
+            raise
+        self._end(None)
 
     def close(self) -> None:
         try:
@@ -120,7 +139,7 @@ class _Response:
             if close is not None:
                 close()
         finally:
-            self._finish(None)
+            self._end(None)
 
 
 class WSGIMiddleware:
@@ -136,7 +155,8 @@ class WSGIMiddleware:
             return self.app(environ, start_response)
         span = monitor.begin()
         tee = None
-        if environ.get("CONTENT_LENGTH") or environ.get("HTTP_TRANSFER_ENCODING"):
+        declared = environ.get("CONTENT_LENGTH")
+        if (declared and declared != "0") or environ.get("HTTP_TRANSFER_ENCODING"):
             stream = environ.get("wsgi.input")  # only a request with a body gets the tee
             if stream is not None:
                 tee = environ["wsgi.input"] = InputTee(stream,
@@ -150,25 +170,21 @@ class WSGIMiddleware:
         try:
             result = self.app(environ, _start_response)
         except BaseException as exc:
-            self._finish(span, environ, tee, status, exc)
+            self.finish(span, environ, tee, status, exc)
             raise
         if isinstance(result, (list, tuple)) or environ.get(BODY_COMPLETE_KEY):
-            self._finish(span, environ, tee, status, None)
+            self.finish(span, environ, tee, status, None)
             return result
+        return _Response(result, self, span, environ, tee, status)
 
-        @once
-        def finish(error: BaseException | None) -> None:
-            self._finish(span, environ, tee, status, error)
-
-        return _Response(result, finish)
-
-    def _finish(self, span: Span, environ: dict[str, Any], tee: InputTee | None,
-                status: list[str], error: BaseException | None) -> None:
+    def finish(self, span: Span, environ: dict[str, Any], tee: InputTee | None,
+               status: list[str], error: BaseException | None) -> None:
         try:
             code = int(status[-1][:3]) if status else (500 if error else None)
         except ValueError:
             code = None
+        route = environ.get(ROUTE_KEY)
         # Positional: this call runs on every request.
         self.monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"),
-                            environ.get("PATH_INFO", ""), environ.get(ROUTE_KEY), code, error,
-                            lambda: record_from_environ(environ, tee))
+                            environ.get("PATH_INFO", ""), route, code, error,
+                            lambda: record_from_environ(environ, tee, route))

@@ -27,7 +27,7 @@ def busy_beta() -> None:
 def profile_of(monitor: PerformanceMonitor, work: Callable[[], None]) -> ProfileResult:
     span = monitor.begin()
     work()
-    result = monitor._stop_profile(span.run, keep=True)
+    result = monitor._stop_profile(span[1], keep=True)
     assert result is not None
     return result
 
@@ -77,7 +77,7 @@ def test_tasks_get_their_own_frames_and_waiting_shows_as_await(
         await asyncio.sleep(0.03)
         work()
         await asyncio.sleep(0.03)
-        result = monitor._stop_profile(span.run, keep=True)
+        result = monitor._stop_profile(span[1], keep=True)
         assert result is not None
         return result
 

@@ -37,7 +37,7 @@ DATABASES = {
 }
 
 WPM = {
-    "THRESHOLD_SECONDS": 0.2,
+    "THRESHOLD_SECONDS": 0.1,
     "LOCAL_OUTPUT_DIR": os.environ.get("WPM_REPORT_DIR", str(BASE_DIR / "reports")),
     "ALERT_WINDOW_DAYS": 1,
     "URL_BLACKLIST": ["/health/"],
