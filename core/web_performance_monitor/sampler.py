@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from types import CodeType, FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyinstrument.frame import AWAIT_FRAME_IDENTIFIER
 from pyinstrument.session import Session
@@ -69,7 +69,7 @@ def _stack(frame: FrameType | None, stop: FrameType | None) -> list[str]:
     return [identifier(c) for c in reversed(codes)]
 
 
-def _thread_stack(frame: FrameType | None, anchor: CodeType) -> list[str]:
+def _thread_stack(frame: FrameType | None, anchor: CodeType | None) -> list[str]:
     """A thread's stack below the outermost frame running ``anchor`` (the adapter's code).
 
     A stack deeper than ``MAX_DEPTH`` keeps its leaf side, marked as truncated.
@@ -137,50 +137,59 @@ class _Samples:
             self.stride *= 2
 
 
-class _Run(ProfileRun):
-    """One request as the sampler sees it. Made on every request: a few plain stores."""
+class _RunFields(NamedTuple):
+    sampler: SamplingProfiler
+    key: Any  # thread id, or the asyncio task
+    thread_id: int  # the thread that runs it (a task's loop thread)
+    task: asyncio.Task[Any] | None
+    # The code of the frame that began a thread's request (the adapter's): a sample keeps only
+    # the frames below its outermost call. A code object, not the frame: no reference cycle
+    # through the frame's locals, nothing to clear when the request ends.
+    anchor: CodeType | None
+    start: float
+    samples: list[_Samples]  # the sampler thread puts one _Samples here at the first sample
 
-    __slots__ = ("_sampler", "anchor", "key", "samples", "start", "task", "thread_id")
 
-    def __init__(self, sampler: SamplingProfiler, key: Any, thread_id: int,
-                 task: asyncio.Task[Any] | None, anchor: CodeType) -> None:
-        self._sampler = sampler
-        self.key = key
-        self.thread_id = thread_id
-        self.task = task
-        # The code of the frame that began the request (the adapter's): a sample keeps only
-        # the frames below its outermost call. A code object, not the frame: no reference
-        # cycle through the frame's locals, nothing to clear when the request ends.
-        self.anchor = anchor
-        self.start = _perf()
-        self.samples: _Samples | None = None
+class _Run(_RunFields):
+    """One request as the sampler sees it.
+
+    A tuple, made on every request with ``tuple.__new__`` (C code: no Python ``__init__``
+    frame). Fields are read through namedtuple's C descriptors.
+    """
+
+    __slots__ = ()
 
     def record(self, stack: list[str], now: float) -> None:
         """Called by the sampler thread only."""
-        if self.samples is None:
-            self.samples = _Samples(stack, self.start, now)
+        if self.samples:
+            self.samples[0].add(stack, now)
         else:
-            self.samples.add(stack, now)
+            self.samples.append(_Samples(stack, self.start, now))
 
     def stop(self, keep: bool) -> ProfileResult | None:
-        runs = self._sampler._runs  # only this run's own thread or task changes its key
-        if runs.get(self.key) is self:
-            del runs[self.key]
+        runs = self.sampler._runs  # only this run's own thread or task changes its key
+        key = self.key
+        if runs.get(key) is self:
+            del runs[key]
         if not keep:
             return None
         end = _perf()
-        samples = self.samples
-        records = list(samples.records) if samples is not None else []
-        if not records:
+        samples = self.samples[0] if self.samples else None
+        if samples is None:
             records = [([NOT_SAMPLED], end - self.start)]
             note = ("the request ended before the sampler's trigger "
-                    f"({self._sampler.trigger * 1000:.0f} ms): nothing to show")
+                    f"({self.sampler.trigger * 1000:.0f} ms): nothing to show")
         else:
-            assert samples is not None
+            records = list(samples.records)
             stack, weight = records[-1]
             records[-1] = (stack, weight + end - samples.last)
             note = None
-        interval = self._sampler.interval
+        if self.anchor is not None:
+            top = self.anchor
+        else:
+            assert self.task is not None
+            top = self.task.get_coro().cr_code  # type: ignore[union-attr]
+        interval = self.sampler.interval
         session = Session(
             frame_records=records,
             start_time=time.time() - (end - self.start),
@@ -188,13 +197,17 @@ class _Run(ProfileRun):
             min_interval=interval,
             max_interval=interval * (samples.stride if samples is not None else 1),
             sample_count=len(records),
-            start_call_stack=[identifier(self.anchor)],
+            start_call_stack=[identifier(top)],
             target_description="web-performance-monitor sampled profile",
             cpu_time=0.0,
             sys_path=sys.path,
             sys_prefixes=Session.current_sys_prefixes(),
         )
         return ProfileResult(session=session, note=note)
+
+
+ProfileRun.register(_Run)
+_new_run = tuple.__new__
 
 
 class SamplingProfiler(Profiler):
@@ -224,10 +237,12 @@ class SamplingProfiler(Profiler):
             if not takeover:
                 return NESTED
             runs[key].stop(keep=False)  # an abandoned request on this thread or task
-        run = runs[key] = _Run(self, key, thread_id, task, _getframe(2).f_code)
+        run = runs[key] = _new_run(_Run, (self, key, thread_id, task,
+                                          None if task is not None else _getframe(2).f_code,
+                                          _perf(), []))
         if self._thread is None:
             self._start_thread()
-        return run
+        return run  # type: ignore[return-value]  # a registered virtual ProfileRun
 
     # --- the sampler thread ----------------------------------------------------------
 
@@ -260,6 +275,11 @@ class SamplingProfiler(Profiler):
         runs = self._runs
         for run in due:
             task = run.task
+            if task.done() if task is not None else run.thread_id not in frames:
+                # A cancelled request task, or a thread gone: that request never ends itself.
+                if runs.get(run.key) is run:
+                    runs.pop(run.key, None)
+                continue
             try:
                 if task is None:
                     stack = _thread_stack(frames.get(run.thread_id), run.anchor)

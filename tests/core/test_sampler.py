@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -157,3 +158,29 @@ def test_overhead_guard_backs_off_and_says_so(make_monitor: Callable[..., Perfor
     assert guard.adjust(0.04, 0.05, profiler) is None  # between half the limit and the limit
     monitor.update_config(max_performance_overhead=0.5)  # a new configuration starts afresh
     assert monitor.get_stats()["overhead_stats"]["backoff_level"] == 0
+
+
+def test_a_request_that_never_ends_is_forgotten(monitor: PerformanceMonitor) -> None:
+    """A cancelled request task (client gone) or a finished thread never calls finish: the
+    sampler drops its registration instead of keeping (and sampling) it forever."""
+    runs = monitor._profiler._runs  # type: ignore[attr-defined]
+
+    async def abandoned() -> None:
+        monitor.begin()
+        await asyncio.sleep(3600)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(abandoned())
+        await asyncio.sleep(0.01)
+        assert task in runs
+        task.cancel()
+
+    asyncio.run(main())
+    thread = threading.Thread(target=monitor.begin)
+    thread.start()
+    thread.join()
+    assert len(runs) == 2
+    deadline = time.monotonic() + 10
+    while runs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not runs
