@@ -8,6 +8,7 @@ the core's record lives here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -16,7 +17,7 @@ from django.http import FileResponse, HttpRequest, HttpResponseBase
 from web_performance_monitor import PerformanceMonitor, RequestRecord
 from web_performance_monitor.monitor import Span
 from web_performance_monitor.request import UNMATCHED_ROUTE, wsgi_text
-from web_performance_monitor.streaming import Finish, once, timed_aiter, timed_iter
+from web_performance_monitor.streaming import once, timed_aiter, timed_iter
 
 from .conf import get_monitor
 
@@ -56,31 +57,26 @@ def _record(request: HttpRequest, cap: int) -> RequestRecord:
     )
 
 
-def _finisher(monitor: PerformanceMonitor, span: Span, request: HttpRequest,
-              status: int | None) -> Finish:
-    @once
-    def finish(error: BaseException | None) -> None:
-        monitor.finish(span, kind="request", method=request.method or "GET", path=request.path,
-                       route=_route(request), status=status if error is None else 500,
-                       error=error,
-                       capture=lambda: _record(request, monitor.config.max_body_bytes))
-
-    return finish
+def _finish(monitor: PerformanceMonitor, span: Span, request: HttpRequest, status: int | None,
+            error: BaseException | None) -> None:
+    monitor.finish(span, "request", request.method or "GET", request.path, _route(request),
+                   500 if error is not None else status, error,
+                   lambda: _record(request, monitor.config.max_body_bytes))
 
 
 def _complete(monitor: PerformanceMonitor, span: Span, request: HttpRequest,
               response: HttpResponseBase) -> HttpResponseBase:
-    finish = _finisher(monitor, span, request, response.status_code)
     # A streamed body is timed to its last chunk; a FileResponse is handed to the server's
     # sendfile as it is, so it ends here.
     if response.streaming and not isinstance(response, FileResponse):
+        finish = once(partial(_finish, monitor, span, request, response.status_code))
         content = response.streaming_content
         if getattr(response, "is_async", False):
             response.streaming_content = timed_aiter(content, finish)
         else:
             response.streaming_content = timed_iter(content, finish)
     else:
-        finish(None)
+        _finish(monitor, span, request, response.status_code, None)
     return response
 
 
@@ -107,7 +103,7 @@ class PerformanceMonitorMiddleware:
         try:
             response = self.get_response(request)
         except BaseException as exc:
-            _finisher(monitor, span, request, None)(exc)
+            _finish(monitor, span, request, None, exc)
             raise
         return _complete(monitor, span, request, response)
 
@@ -119,6 +115,6 @@ class PerformanceMonitorMiddleware:
         try:
             response = await self.get_response(request)
         except BaseException as exc:
-            _finisher(monitor, span, request, None)(exc)
+            _finish(monitor, span, request, None, exc)
             raise
         return _complete(monitor, span, request, response)

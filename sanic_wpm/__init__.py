@@ -47,7 +47,7 @@ class WPMState:
 
     async def on_request(self, request: Request) -> None:
         monitor = self.monitor
-        if monitor is not None and monitor._enabled:
+        if monitor is not None and monitor.enabled:
             _span.set(monitor.begin())
 
     async def on_response(self, request: Request, response: HTTPResponse) -> None:

@@ -41,7 +41,7 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             monitor = get_monitor()
-            if not monitor._enabled:
+            if not monitor.enabled:
                 return await func(*args, **kwargs)
             span, error = monitor.begin(request=False), None
             try:
@@ -57,7 +57,7 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         monitor = get_monitor()
-        if not monitor._enabled:
+        if not monitor.enabled:
             return func(*args, **kwargs)
         span, error = monitor.begin(request=False), None
         try:

@@ -84,7 +84,9 @@ class PerformanceMonitor:
     def __init__(self, config: Config | None = None) -> None:
         self.errors = ErrorLog()
         self.stats = Stats()
-        self._enabled = True
+        # Read by every middleware on every request (a plain attribute: no property call);
+        # change it through disable_monitoring() / enable_monitoring().
+        self.enabled = True
         self._guard = OverheadGuard()
         self._sampler_busy = 0.0
         self._report_budget = RateLimit(MAX_REPORTS_PER_MINUTE, 60.0)
@@ -145,16 +147,12 @@ class PerformanceMonitor:
 
     # --- switches ------------------------------------------------------------------------
 
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
-
     def disable_monitoring(self) -> None:
         """Make every middleware and decorator of this monitor a pass-through."""
-        self._enabled = False
+        self.enabled = False
 
     def enable_monitoring(self) -> None:
-        self._enabled = True
+        self.enabled = True
 
     # --- the request path ----------------------------------------------------------------
 
@@ -351,7 +349,7 @@ class PerformanceMonitor:
     def get_stats(self) -> dict[str, Any]:
         """Counters since start or the last ``reset_stats()``; safe to call from any thread."""
         stats = self.stats.snapshot()
-        stats["enabled"] = self._enabled
+        stats["enabled"] = self.enabled
         stats["threshold_seconds"] = self.config.threshold_seconds
         stats["alerts_dropped"] = self._worker.dropped
         stats["internal_errors"] = dict(self.errors.counts)
@@ -408,7 +406,7 @@ class PerformanceMonitor:
                 notifier.close()
 
     def __repr__(self) -> str:
-        return f"<PerformanceMonitor enabled={self._enabled} {self.config!r}>"
+        return f"<PerformanceMonitor enabled={self.enabled} {self.config!r}>"
 
 
 _live_monitors: weakref.WeakSet[PerformanceMonitor] = weakref.WeakSet()

@@ -151,7 +151,7 @@ class WSGIMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         monitor = self.monitor
-        if not monitor._enabled:
+        if not monitor.enabled:
             return self.app(environ, start_response)
         span = monitor.begin()
         tee = None
