@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .request import RequestRecord, wsgi_text
+from .streaming import timed_iter
 
 if TYPE_CHECKING:
     from .monitor import PerformanceMonitor, Span
@@ -123,15 +124,7 @@ class _Response:
             self._middleware.finish(self._span, self._environ, self._tee, self._status, error)
 
     def __iter__(self) -> Iterator[bytes]:
-        try:
-            yield from self._result
-        except GeneratorExit:  # the server closed it before the end (client gone)
-            self._end(None)
-            raise
-        except BaseException as exc:
-            self._end(exc)
-            raise
-        self._end(None)
+        return timed_iter(self._result, self._end)
 
     def close(self) -> None:
         try:
