@@ -15,7 +15,9 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 
 from web_performance_monitor import PerformanceMonitor, RequestRecord
+from web_performance_monitor.events import SlowDetails
 from web_performance_monitor.monitor import Span
+from web_performance_monitor.profiling import request_boundary
 from web_performance_monitor.request import UNMATCHED_ROUTE, wsgi_text
 from web_performance_monitor.streaming import once, timed_aiter, timed_iter
 
@@ -57,11 +59,17 @@ def _record(request: HttpRequest, cap: int) -> RequestRecord:
     )
 
 
+def _describe(subject: tuple[PerformanceMonitor, HttpRequest, int | None]) -> SlowDetails:
+    """A slow request's details (``subject``: the monitor, the request, its status)."""
+    monitor, request, status = subject
+    return SlowDetails(path=request.path, route=_route(request), status=status,
+                       record=_record(request, monitor.config.max_body_bytes))
+
+
 def _finish(monitor: PerformanceMonitor, span: Span, request: HttpRequest, status: int | None,
             error: BaseException | None) -> None:
-    monitor.finish(span, "request", request.method or "GET", request.path, _route(request),
-                   500 if error is not None else status, error,
-                   lambda: _record(request, monitor.config.max_body_bytes))
+    monitor.finish(span, "request", request.method or "GET", _route(request), error, _describe,
+                   (monitor, request, None if error is not None else status))
 
 
 def _complete(monitor: PerformanceMonitor, span: Span, request: HttpRequest,
@@ -93,6 +101,7 @@ class PerformanceMonitorMiddleware:
             markcoroutinefunction(self)
         get_monitor()  # invalid settings fail here, when Django loads the middleware
 
+    @request_boundary
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)

@@ -15,7 +15,7 @@ from flask import Flask, Response, current_app, got_request_exception, request
 
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.request import UNMATCHED_ROUTE
-from web_performance_monitor.wsgi import BODY_COMPLETE_KEY, ROUTE_KEY
+from web_performance_monitor.wsgi import BODY_COMPLETE_KEY, ROUTE_KEY, STATUS_KEY, WSGIMiddleware
 
 from .cli import wpm_cli
 
@@ -42,9 +42,11 @@ def _note_route() -> dict[str, Any]:
 
 def _note_response(response: Response) -> Response:
     """An ``after_request`` hook (runs for every handled response, error pages included)."""
+    environ = _note_route()
+    environ[STATUS_KEY] = status = response.status_code
     # Error pages (404, 405, abort()) pass through force_type and look "streamed", but their
     # body is already rendered: only a successful streamed response is timed to its last chunk.
-    _note_route()[BODY_COMPLETE_KEY] = not response.is_streamed or response.status_code >= 400
+    environ[BODY_COMPLETE_KEY] = status >= 400 or not response.is_streamed
     return response
 
 
@@ -71,7 +73,9 @@ class WPM:
             app.config, label=lambda name: f'app.config["WPM_{name.upper()}"]')
         monitor = PerformanceMonitor(config)
         app.extensions[EXTENSION_KEY] = WPMState(self, monitor)
-        app.wsgi_app = monitor.create_middleware()(app.wsgi_app)  # type: ignore[method-assign]
+        # The hook below records the status: start_response needs no wrapper.
+        app.wsgi_app = WSGIMiddleware(  # type: ignore[method-assign]
+            app.wsgi_app, monitor, app_sets_status=True)
         # A plain after_request hook costs a function call; a connected signal costs more on
         # every request. got_request_exception is only sent for failures.
         app.after_request(_note_response)

@@ -18,6 +18,7 @@ from typing import Any
 from sanic import HTTPResponse, Request, Sanic
 
 from web_performance_monitor import Config, PerformanceMonitor, RequestRecord
+from web_performance_monitor.events import SlowDetails
 from web_performance_monitor.monitor import Span
 from web_performance_monitor.request import UNMATCHED_ROUTE
 
@@ -56,9 +57,15 @@ class WPMState:
         if span is None or monitor is None:
             return
         _span.set(None)
-        monitor.finish(span, "request", request.method, request.path,
-                       request.uri_template or UNMATCHED_ROUTE, response.status, None,
-                       lambda: _record(request, monitor.config.max_body_bytes))
+        monitor.finish(span, "request", request.method, request.uri_template or UNMATCHED_ROUTE,
+                       None, _describe, (monitor, request, response.status))
+
+
+def _describe(subject: tuple[PerformanceMonitor, Request, int]) -> SlowDetails:
+    """A slow request's details (``subject``: the monitor, the request, its status)."""
+    monitor, request, status = subject
+    return SlowDetails(path=request.path, route=request.uri_template, status=status,
+                       record=_record(request, monitor.config.max_body_bytes))
 
 
 def _record(request: Request, cap: int) -> RequestRecord:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from .events import SlowDetails
 from .request import RequestRecord
 from .streaming import once
 
@@ -67,12 +68,14 @@ class PerformanceMiddleware:
         status: int | None = None
         span = monitor.begin()
 
+        def describe(_: None) -> SlowDetails:
+            return SlowDetails(path=scope.get("path", ""), route=route_of(scope), status=status,
+                               record=record_from_scope(scope, bytes(kept), seen, cap))
+
         @once
         def finish(error: BaseException | None) -> None:
-            monitor.finish(span, kind="request", method=scope.get("method", "GET"),
-                           path=scope.get("path", ""), route=route_of(scope),
-                           status=status if error is None else (status or 500), error=error,
-                           capture=lambda: record_from_scope(scope, bytes(kept), seen, cap))
+            monitor.finish(span, "request", scope.get("method", "GET"),
+                           route_of(scope) or scope.get("path", ""), error, describe, None)
 
         async def receive_and_keep() -> Message:
             nonlocal seen

@@ -11,6 +11,9 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .events import SlowDetails
+from .profiling import request_boundary
+
 if TYPE_CHECKING:
     from .monitor import PerformanceMonitor
 
@@ -28,13 +31,11 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
 
     endpoint = name or f"{func.__module__}.{func.__qualname__}"
 
-    def finish(monitor: PerformanceMonitor, span: Any, error: BaseException | None,
-               args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        def call() -> dict[str, Any]:  # only called for slow calls
-            return describe_call(func, args, kwargs, monitor._parts.masker)
-
-        monitor.finish(span, kind="function", method="CALL", path=endpoint, route=endpoint,
-                       error=error, threshold=threshold, call=call)
+    def describe(subject: tuple[PerformanceMonitor, tuple[Any, ...], dict[str, Any]]
+                 ) -> SlowDetails:
+        monitor, args, kwargs = subject
+        return SlowDetails(path=endpoint, route=endpoint,
+                           call=describe_call(func, args, kwargs, monitor.masker))
 
     if inspect.iscoroutinefunction(func):
 
@@ -43,29 +44,32 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
             monitor = get_monitor()
             if not monitor.enabled:
                 return await func(*args, **kwargs)
-            span, error = monitor.begin(request=False), None
+            span, error = monitor.begin(False), None
             try:
                 return await func(*args, **kwargs)
             except BaseException as exc:
                 error = exc
                 raise
             finally:
-                finish(monitor, span, error, args, kwargs)
+                monitor.finish(span, "function", "CALL", endpoint, error, describe,
+                               (monitor, args, kwargs), threshold)
 
         return async_wrapper  # type: ignore[return-value]
 
     @functools.wraps(func)
+    @request_boundary
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         monitor = get_monitor()
         if not monitor.enabled:
             return func(*args, **kwargs)
-        span, error = monitor.begin(request=False), None
+        span, error = monitor.begin(False), None
         try:
             return func(*args, **kwargs)
         except BaseException as exc:
             error = exc
             raise
         finally:
-            finish(monitor, span, error, args, kwargs)
+            monitor.finish(span, "function", "CALL", endpoint, error, describe,
+                           (monitor, args, kwargs), threshold)
 
     return wrapper  # type: ignore[return-value]

@@ -10,6 +10,21 @@ from .request import RequestRecord
 
 
 @dataclass(slots=True)
+class SlowDetails:
+    """What an adapter tells about a request or call once it is known to be slow.
+
+    Fast requests never build one: the request path passes only the endpoint, and a
+    ``describe(subject)`` callable that the monitor calls for slow ones.
+    """
+
+    path: str
+    route: str | None = None
+    status: int | None = None
+    record: RequestRecord | None = None
+    call: dict[str, Any] | None = None  # for functions: qualname and masked arguments
+
+
+@dataclass(slots=True)
 class SlowEvent:
     """One slow request or call, as captured on the request path (raw, not yet masked)."""
 

@@ -15,13 +15,7 @@ MAX_LEVEL = 6
 class OverheadGuard:
     def __init__(self) -> None:
         self.level = 0
-        self.every = 1  # profile one request in ``every``
-        self._count = 0
-
-    def profile_this_request(self) -> bool:
-        """False for the requests the guard leaves unprofiled (only asked when every > 1)."""
-        self._count += 1
-        return self._count % self.every == 0
+        self.every = 1  # profile one request in ``every`` (the profiler applies it)
 
     def adjust(self, overhead: float, limit: float, profiler: Profiler) -> str | None:
         """Move one level up or down; returns what changed, for the log, or None."""
@@ -32,7 +26,7 @@ class OverheadGuard:
         else:
             return None
         factor = 2 ** min(self.level, 3)
-        self.every = 2 ** max(self.level - 3, 0)
+        self.every = profiler.every = 2 ** max(self.level - 3, 0)
         profiler.interval = profiler.base_interval * factor
         return (f"overhead {overhead:.1%} against max_performance_overhead {limit:.1%}: "
                 f"backoff level {self.level} (sampling every {profiler.interval * 1000:.0f} ms, "

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from .config import Config
-from .events import SlowEvent
+from .events import SlowDetails, SlowEvent
 from .guard import OverheadGuard
 from .log import ErrorLog, logger, scrub
 from .masking import Masker
 from .notifiers import LocalFileNotifier, MattermostNotifier, Notifier
-from .profiling import SKIPPED, Profiler, ProfileResult, ProfileRun, make_profiler
+from .profiling import Profiler, ProfileResult, ProfileRun, Span, make_profiler
 from .report import build_alert
-from .request import RequestRecord
 from .stats import CHECK_EVERY, Stats, endpoint_name
 from .store import AlertStore, Claim, MemoryStore, open_store
 from .worker import BackgroundWorker
@@ -57,9 +56,9 @@ class RateLimit:
         return True
 
 
-# One running request or call: (start, profile run, seconds the monitor spent starting it).
-# A plain tuple: made on every request, and a tuple display costs less than any class.
-Span = tuple[float, ProfileRun | None, float]
+__all__ = ["PerformanceMonitor", "Span", "describe_call"]
+
+Describe = Callable[[Any], SlowDetails]
 
 
 @dataclass(slots=True)
@@ -72,8 +71,6 @@ class _Parts:
     notifiers: list[Notifier]
 
 
-def _profiler_for(config: Config) -> Profiler:
-    return make_profiler(config.profiler, config.profiler_interval, config.trigger_seconds)
 
 
 class PerformanceMonitor:
@@ -92,8 +89,10 @@ class PerformanceMonitor:
         self._report_budget = RateLimit(MAX_REPORTS_PER_MINUTE, 60.0)
         self._extra_notifiers: list[Notifier] = []
         self._parts = self._build(config if config is not None else Config())
+        self._threshold = self.config.threshold_seconds
+        self._pending = self.stats.pending
         self._fallback_store = MemoryStore()
-        self._profiler = _profiler_for(self.config)
+        self._profiler = self._new_profiler(self.config)
         self._worker = BackgroundWorker(self._handle, self.config.notify_queue_size)
         _live_monitors.add(self)
 
@@ -102,6 +101,11 @@ class PerformanceMonitor:
     @property
     def config(self) -> Config:
         return self._parts.config
+
+    @property
+    def masker(self) -> Masker:
+        """Masks secrets in whatever an adapter captures (the configured sensitive keys)."""
+        return self._parts.masker
 
     def _build(self, config: Config) -> _Parts:
         logger.setLevel(config.log_level)
@@ -121,11 +125,20 @@ class PerformanceMonitor:
         return _Parts(config, Masker(config.sensitive_keys),
                       open_store(config.alert_store_url, config.local_output_dir), notifiers)
 
+    def _new_profiler(self, config: Config) -> Profiler:
+        profiler = make_profiler(config.profiler, config.profiler_interval,
+                                 config.trigger_seconds)
+        profiler.report_error = self.errors.report
+        # Adapters call ``monitor.begin()``: bound straight to the profiler, one call per request.
+        self.begin = profiler.begin
+        return profiler
+
     def update_config(self, **changes: Any) -> None:
         """Apply validated changes at run time (``ConfigError`` leaves everything as it was)."""
         new = self._build(self.config.replace(**changes))
         old, self._parts = self._parts, new
-        old_profiler, self._profiler = self._profiler, _profiler_for(new.config)
+        self._threshold = new.config.threshold_seconds
+        old_profiler, self._profiler = self._profiler, self._new_profiler(new.config)
         old_profiler.close()
         self._guard, self._sampler_busy = OverheadGuard(), 0.0
         self._worker.flush(timeout=5)
@@ -156,38 +169,30 @@ class PerformanceMonitor:
 
     # --- the request path ----------------------------------------------------------------
 
-    def begin(self, request: bool = True) -> Span:
-        """Start timing (and profiling) the current request or call. Never raises."""
-        t0 = _perf()
-        run: ProfileRun | None = None
-        try:
-            if self._guard.every > 1 and not self._guard.profile_this_request():
-                run = SKIPPED
-            else:
-                run = self._profiler.start(request)
-        except Exception as exc:
-            self.errors.report("starting the profiler", exc)
-        t1 = _perf()
-        return (t1, run, t1 - t0)
+    # ``begin(takeover=True) -> Span`` is the profiler's own ``begin``, bound in
+    # ``_new_profiler``: start timing (and profiling) the current request or call; never raises.
+    begin: Callable[..., Span]
 
     def finish(
         self,
         span: Span,
         kind: str,
         method: str,
-        path: str,
-        route: str | None,
-        status: int | None = None,
-        error: BaseException | None = None,
-        capture: Callable[[], RequestRecord] | None = None,
-        call: Callable[[], dict[str, Any]] | None = None,
+        where: str,
+        error: BaseException | None,
+        describe: Describe,
+        subject: Any,
         threshold: float | None = None,
     ) -> None:
-        """End a span: decide slow or not, keep the profile only if slow, hand off. Never raises."""
+        """End a span: decide slow or not, keep the profile only if slow, hand off. Never raises.
+
+        ``where`` is the route template (or the raw path, or a function's name): all a fast
+        request needs. ``describe(subject)`` tells the rest, and is only called when slow.
+        """
         end = _perf()
         start, run, overhead = span
         duration = end - start
-        limit = self._parts.config.threshold_seconds if threshold is None else threshold
+        limit = self._threshold if threshold is None else threshold
         slow = duration > limit
         if not slow:  # the fast path: every request that is not slow
             if run is not None:
@@ -197,33 +202,32 @@ class PerformanceMonitor:
                     self.errors.report("stopping the profiler", exc)
         else:
             try:
-                self._hand_off_slow(run, duration, limit, kind, path, route, method, status,
-                                    error, capture, call)
+                self._hand_off_slow(run, duration, limit, kind, method, where, error, describe,
+                                    subject)
             except Exception as exc:
                 self.errors.report("finishing a request", exc)
-        pending = self.stats.pending
-        pending.append((kind, method, route or path, duration, slow, overhead + _perf() - end))
+        pending = self._pending
+        pending.append((kind, method, where, duration, slow, overhead + _perf() - end))
         if len(pending) >= CHECK_EVERY and self.stats.fold():
             self._check_overhead()
 
     def _hand_off_slow(self, run: ProfileRun | None, duration: float, limit: float, kind: str,
-                       path: str, route: str | None, method: str, status: int | None,
-                       error: BaseException | None,
-                       capture: Callable[[], RequestRecord] | None,
-                       call: Callable[[], dict[str, Any]] | None) -> None:
-        alert = self.config.is_url_alertable(path, route)
+                       method: str, where: str, error: BaseException | None,
+                       describe: Describe, subject: Any) -> None:
+        details = SlowDetails(path=where)
+        with self.errors.guard("capturing request data"):
+            details = describe(subject)
+        alert = self.config.is_url_alertable(details.path, details.route)
         profile = self._stop_profile(run, alert)
         if not alert:
             return
-        event = SlowEvent(kind=kind, endpoint=endpoint_name(kind, method, route or path),
+        status = details.status if details.status is not None else (500 if error else None)
+        event = SlowEvent(kind=kind, endpoint=endpoint_name(kind, method, where),
                           duration=duration, threshold=limit,
                           started_at=time.time() - duration, pid=os.getpid(),
                           thread=threading.current_thread().name, status=status,
-                          error=type(error).__qualname__ if error else None, profile=profile)
-        with self.errors.guard("capturing request data"):
-            event.record = capture() if capture is not None else None
-        with self.errors.guard("capturing call arguments"):
-            event.call = call() if call is not None else None
+                          error=type(error).__qualname__ if error else None, profile=profile,
+                          record=details.record, call=details.call)
         if not self._worker.submit(event):
             self.errors.report("queueing an alert", RuntimeError("alert queue is full"))
 
@@ -354,7 +358,7 @@ class PerformanceMonitor:
         stats["alerts_dropped"] = self._worker.dropped
         stats["internal_errors"] = dict(self.errors.counts)
         stats["overhead_stats"].update(
-            backoff_level=self._guard.level, profiled_fraction=1 / self._guard.every,
+            backoff_level=self._guard.level, profiled_fraction=1 / self._profiler.every,
             profiler=self._profiler.name, profiler_interval=self._profiler.interval,
             sampler_busy_seconds=float(getattr(self._profiler, "busy_seconds", 0.0)))
         return stats

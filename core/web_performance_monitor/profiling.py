@@ -1,8 +1,8 @@
 """The profiler interface the monitor drives, and its pyinstrument implementation.
 
-Adapters never touch a profiler: the monitor calls ``start()`` when a request or call begins and
-``stop(keep=...)`` when it ends, keeping the result only when it was slow. That keeps the
-strategy replaceable (a sampling engine can take this place without touching adapters).
+Adapters never touch a profiler: ``monitor.begin`` *is* the profiler's ``begin`` (one call on
+the request path, not two), and the monitor calls ``stop(keep=...)`` when the request ends,
+keeping the result only when it was slow. That keeps the strategy replaceable.
 
 pyinstrument allows one profiler per thread or async context; a nested monitored call (a
 decorated function inside a monitored request) is therefore timed but not profiled on its own:
@@ -12,9 +12,13 @@ its time shows inside the enclosing request's profile.
 from __future__ import annotations
 
 import contextvars
+import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import CodeType
+from typing import Any, TypeVar
 
 import pyinstrument
 from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
@@ -96,21 +100,55 @@ SKIPPED = _NoProfile("not profiled: the overhead guard profiles only some reques
                      "(see max_performance_overhead)")
 
 
+# Code objects of the adapter functions a request or call runs in (the WSGI middleware, the
+# decorator's wrapper...). A thread's samples keep only the frames below the outermost one,
+# so server frames stay out of reports; known up front, nothing is looked up per request.
+request_boundaries: set[CodeType] = set()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def request_boundary(func: F) -> F:
+    """Mark ``func`` as where a request or call enters the application (see above)."""
+    request_boundaries.add(func.__code__)
+    return func
+
+
+# One running request or call: (start, profile run, seconds the monitor spent starting it).
+# A plain tuple: made on every request, and a tuple display costs less than any class.
+Span = tuple[float, ProfileRun | None, float]
+_perf = time.perf_counter
+
+
+def _unreported(where: str, exc: BaseException) -> None:
+    """Until a monitor connects its error log."""
+
+
 class Profiler(ABC):
     """A profiling strategy: how a request's time gets attributed to functions."""
 
     name: str = "base"
     interval: float = 0.005  # seconds between samples; the overhead guard may raise it
     base_interval: float = 0.005  # as configured
+    every: int = 1  # profile one request in ``every`` (the overhead guard raises it)
+    # Where a failure inside ``begin`` goes (the monitor's error log): begin never raises.
+    report_error: Callable[[str, BaseException], None] = staticmethod(_unreported)
+    _counted: int = 0
 
     @abstractmethod
-    def start(self, takeover: bool = False) -> ProfileRun:
-        """Begin profiling the current thread/task. Never raises for a nested call.
+    def begin(self, takeover: bool = True) -> Span:
+        """``monitor.begin``: start timing and profiling the current request or call.
 
+        Never raises (a failure goes to ``report_error`` and the request is only timed).
         ``takeover`` is for requests: a server never runs two requests in one thread or task
         at once, so a profile still open there belongs to an abandoned request (its response
         was never closed) and is discarded. Functions (``takeover=False``) nest instead.
         """
+
+    def _profile_this_one(self) -> bool:
+        if self.every == 1:
+            return True
+        self._counted += 1
+        return self._counted % self.every == 0
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Stop background machinery (the monitor is being reconfigured or shut down)."""
@@ -141,7 +179,17 @@ class PyinstrumentProfiler(Profiler):
     def __init__(self, interval: float = 0.001) -> None:
         self.interval = self.base_interval = interval
 
-    def start(self, takeover: bool = False) -> ProfileRun:
+    def begin(self, takeover: bool = True) -> Span:
+        started = _perf()
+        run: ProfileRun | None = None
+        try:
+            run = self._start(takeover) if self._profile_this_one() else SKIPPED
+        except Exception as exc:
+            self.report_error("starting the profiler", exc)
+        now = _perf()
+        return (now, run, now - started)
+
+    def _start(self, takeover: bool) -> ProfileRun:
         current = _active.get()
         if current is not None and current.running:
             if not takeover:

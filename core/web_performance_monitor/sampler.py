@@ -31,10 +31,19 @@ from typing import Any, NamedTuple
 from pyinstrument.frame import AWAIT_FRAME_IDENTIFIER
 from pyinstrument.session import Session
 
-from .profiling import NESTED, Profiler, ProfileResult, ProfileRun
+from .profiling import (
+    NESTED,
+    SKIPPED,
+    Profiler,
+    ProfileResult,
+    ProfileRun,
+    Span,
+    request_boundaries,
+)
 
 NOT_SAMPLED = "[not sampled: before trigger]\x00<web_performance_monitor>\x000"
 TRUNCATED = "[deep stack truncated]\x00<web_performance_monitor>\x000"
+REQUEST_ROOT = "[request]\x00<web_performance_monitor>\x000"  # no sample found its boundary
 MAX_DEPTH = 800  # frames kept per sample (a 10,000-deep recursion keeps its leaf side)
 MAX_SAMPLES = 4000  # per request; beyond it samples are merged pairwise and the stride doubles
 
@@ -42,7 +51,6 @@ _get_running_loop = asyncio._get_running_loop
 _current_task = asyncio.current_task
 _perf = time.perf_counter
 _get_ident = threading.get_ident
-_getframe = sys._getframe
 _identifiers: dict[CodeType, str] = {}
 
 
@@ -69,8 +77,8 @@ def _stack(frame: FrameType | None, stop: FrameType | None) -> list[str]:
     return [identifier(c) for c in reversed(codes)]
 
 
-def _thread_stack(frame: FrameType | None, anchor: CodeType | None) -> list[str]:
-    """A thread's stack below the outermost frame running ``anchor`` (the adapter's code).
+def _thread_stack(frame: FrameType | None) -> tuple[list[str], CodeType | None]:
+    """A thread's stack below its outermost request boundary (an adapter's code), and that code.
 
     A stack deeper than ``MAX_DEPTH`` keeps its leaf side, marked as truncated.
     """
@@ -79,12 +87,13 @@ def _thread_stack(frame: FrameType | None, anchor: CodeType | None) -> list[str]
     while frame is not None and len(codes) < MAX_DEPTH:
         code = frame.f_code
         codes.append(code)
-        if code is anchor:
+        if code in request_boundaries:
             cut = len(codes)
         frame = frame.f_back
     if frame is not None:
-        return [TRUNCATED, *(identifier(c) for c in reversed(codes))]
-    return [identifier(c) for c in reversed(codes[: cut - 1 if cut else len(codes)])]
+        return [TRUNCATED, *(identifier(c) for c in reversed(codes))], None
+    top = codes[cut - 1] if cut else None
+    return [identifier(c) for c in reversed(codes[: cut - 1 if cut else len(codes)])], top
 
 
 def _awaiting_stack(task: asyncio.Task[Any]) -> list[str]:
@@ -109,13 +118,14 @@ class _Samples:
     Made and filled by the sampler thread only, once the request is past the trigger.
     """
 
-    __slots__ = ("last", "records", "stride", "ticks")
+    __slots__ = ("last", "records", "stride", "ticks", "top")
 
-    def __init__(self, first: list[str], start: float, now: float) -> None:
+    def __init__(self, first: list[str], start: float, now: float, top: CodeType | None) -> None:
         self.records: list[tuple[list[str], float]] = [([NOT_SAMPLED], now - start), (first, 0.0)]
         self.last = now  # perf_counter of the last sample
         self.stride = 1
         self.ticks = 1
+        self.top = top  # the request boundary the stacks hang from (threads only)
 
     def add(self, stack: list[str], now: float) -> None:
         self.ticks += 1
@@ -142,10 +152,6 @@ class _RunFields(NamedTuple):
     key: Any  # thread id, or the asyncio task
     thread_id: int  # the thread that runs it (a task's loop thread)
     task: asyncio.Task[Any] | None
-    # The code of the frame that began a thread's request (the adapter's): a sample keeps only
-    # the frames below its outermost call. A code object, not the frame: no reference cycle
-    # through the frame's locals, nothing to clear when the request ends.
-    anchor: CodeType | None
     start: float
     samples: list[_Samples]  # the sampler thread puts one _Samples here at the first sample
 
@@ -159,12 +165,12 @@ class _Run(_RunFields):
 
     __slots__ = ()
 
-    def record(self, stack: list[str], now: float) -> None:
+    def record(self, stack: list[str], now: float, top: CodeType | None) -> None:
         """Called by the sampler thread only."""
         if self.samples:
             self.samples[0].add(stack, now)
         else:
-            self.samples.append(_Samples(stack, self.start, now))
+            self.samples.append(_Samples(stack, self.start, now, top))
 
     def stop(self, keep: bool) -> ProfileResult | None:
         runs = self.sampler._runs  # only this run's own thread or task changes its key
@@ -184,11 +190,12 @@ class _Run(_RunFields):
             stack, weight = records[-1]
             records[-1] = (stack, weight + end - samples.last)
             note = None
-        if self.anchor is not None:
-            top = self.anchor
+        if self.task is not None:
+            root = identifier(self.task.get_coro().cr_code)  # type: ignore[union-attr]
+        elif samples is not None and samples.top is not None:
+            root = identifier(samples.top)
         else:
-            assert self.task is not None
-            top = self.task.get_coro().cr_code  # type: ignore[union-attr]
+            root = REQUEST_ROOT
         interval = self.sampler.interval
         session = Session(
             frame_records=records,
@@ -197,7 +204,7 @@ class _Run(_RunFields):
             min_interval=interval,
             max_interval=interval * (samples.stride if samples is not None else 1),
             sample_count=len(records),
-            start_call_stack=[identifier(top)],
+            start_call_stack=[root],
             target_description="web-performance-monitor sampled profile",
             cpu_time=0.0,
             sys_path=sys.path,
@@ -227,22 +234,32 @@ class SamplingProfiler(Profiler):
 
     # --- request path ----------------------------------------------------------------
 
-    def start(self, takeover: bool = False) -> ProfileRun:
-        loop = _get_running_loop()
-        thread_id = _get_ident()
-        task = _current_task(loop) if loop is not None else None
-        key = thread_id if task is None else task
-        runs = self._runs
-        if key in runs:
-            if not takeover:
-                return NESTED
-            runs[key].stop(keep=False)  # an abandoned request on this thread or task
-        run = runs[key] = _new_run(_Run, (self, key, thread_id, task,
-                                          None if task is not None else _getframe(2).f_code,
-                                          _perf(), []))
-        if self._thread is None:
-            self._start_thread()
-        return run  # type: ignore[return-value]  # a registered virtual ProfileRun
+    def begin(self, takeover: bool = True) -> Span:
+        """Registers the request for the sampler thread: a dict insert, nothing else."""
+        started = _perf()
+        run: ProfileRun | None = None
+        try:
+            if self.every == 1 or self._profile_this_one():
+                loop = _get_running_loop()
+                thread_id = _get_ident()
+                task = _current_task(loop) if loop is not None else None
+                key = thread_id if task is None else task
+                runs = self._runs
+                if key in runs and not takeover:
+                    run = NESTED
+                else:
+                    if key in runs:
+                        runs[key].stop(keep=False)  # an abandoned request on this thread or task
+                    run = runs[key] = _new_run(  # type: ignore[assignment]  # a virtual ProfileRun
+                        _Run, (self, key, thread_id, task, started, []))
+                    if self._thread is None:
+                        self._start_thread()
+            else:
+                run = SKIPPED
+        except Exception as exc:
+            self.report_error("starting the profiler", exc)
+        now = _perf()
+        return (now, run, now - started)
 
     # --- the sampler thread ----------------------------------------------------------
 
@@ -280,9 +297,10 @@ class SamplingProfiler(Profiler):
                 if runs.get(run.key) is run:
                     runs.pop(run.key, None)
                 continue
+            top = None
             try:
                 if task is None:
-                    stack = _thread_stack(frames.get(run.thread_id), run.anchor)
+                    stack, top = _thread_stack(frames.get(run.thread_id))
                 else:
                     loop_thread = run.thread_id
                     if loop_thread not in running:
@@ -296,7 +314,7 @@ class SamplingProfiler(Profiler):
             except Exception:  # a vanished task or frame: skip this tick
                 continue
             if stack and runs.get(run.key) is run:  # still running
-                run.record(stack, now)
+                run.record(stack, now, top)
 
     def close(self) -> None:
         self._stopped = True

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 
+from .profiling import request_boundary
+
 Finish = Callable[[BaseException | None], None]
 
 
@@ -24,6 +26,7 @@ def once(finish: Finish) -> Finish:
     return call
 
 
+@request_boundary  # a streamed body is produced here, after the adapter returned
 def timed_iter(body: Iterable[bytes], finish: Finish) -> Iterator[bytes]:
     """Yield ``body`` and call ``finish`` at its end (closed early: ``GeneratorExit``)."""
     try:

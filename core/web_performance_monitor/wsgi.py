@@ -5,6 +5,8 @@ Streaming responses are timed to the last chunk. The request body is never consu
 Frameworks that know the route template put it in ``environ["wpm.route"]`` (the Flask extension
 does); otherwise the endpoint is the raw path. A response that is a list or tuple, or that an
 adapter marks complete (``environ["wpm.body_complete"]``), ends the request when the app returns.
+The status is only read for slow requests, from ``environ["wpm.status"]``: set by a wrapped
+``start_response``, or by the adapter (``app_sets_status=True``) so nothing is wrapped.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from .events import SlowDetails
+from .profiling import request_boundary
 from .request import RequestRecord, wsgi_text
 from .streaming import timed_iter
 
@@ -22,6 +26,7 @@ ROUTE_KEY = "wpm.route"
 # Set to True by a framework adapter when the response body is already in memory (not streamed):
 # the request is then over when the app returns, without waiting for the server to close it.
 BODY_COMPLETE_KEY = "wpm.body_complete"
+STATUS_KEY = "wpm.status"  # the status line ("200 OK") or code (200)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -73,9 +78,11 @@ class InputTee:
         return getattr(self._stream, name)
 
 
-def record_from_environ(environ: dict[str, Any], tee: InputTee | None,
-                        route: str | None) -> RequestRecord:
+def record_from_environ(environ: dict[str, Any], route: str | None) -> RequestRecord:
     """The request record of a WSGI request (copies strings, parses nothing)."""
+    tee = environ.get("wsgi.input")
+    if not isinstance(tee, InputTee):
+        tee = None
     headers = [(key[5:].replace("_", "-").lower(), wsgi_text(value))
                for key, value in environ.items() if key.startswith("HTTP_")]
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
@@ -99,6 +106,24 @@ def record_from_environ(environ: dict[str, Any], tee: InputTee | None,
     )
 
 
+def describe(environ: dict[str, Any]) -> SlowDetails:
+    """A slow request's details, read from its environ."""
+    status = environ.get(STATUS_KEY)
+    try:
+        code = int(str(status)[:3]) if status is not None else None
+    except ValueError:
+        code = None
+    route = environ.get(ROUTE_KEY)
+    return SlowDetails(path=wsgi_text(environ.get("PATH_INFO", "")), route=route, status=code,
+                       record=record_from_environ(environ, route))
+
+
+def _finish(monitor: PerformanceMonitor, span: Span, environ: dict[str, Any],
+            error: BaseException | None) -> None:
+    monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"),
+                   environ.get(ROUTE_KEY) or environ.get("PATH_INFO", ""), error, describe, environ)
+
+
 class _Response:
     """The app's response iterable; the request ends when it is exhausted, fails or is closed.
 
@@ -106,22 +131,20 @@ class _Response:
     the request. One object holds the request's state: no closures on the request path.
     """
 
-    __slots__ = ("_done", "_environ", "_middleware", "_result", "_span", "_status", "_tee")
+    __slots__ = ("_done", "_environ", "_monitor", "_result", "_span")
 
-    def __init__(self, result: Iterable[bytes], middleware: WSGIMiddleware, span: Span,
-                 environ: dict[str, Any], tee: InputTee | None, status: list[str]) -> None:
+    def __init__(self, result: Iterable[bytes], monitor: PerformanceMonitor, span: Span,
+                 environ: dict[str, Any]) -> None:
         self._result = result
-        self._middleware = middleware
+        self._monitor = monitor
         self._span = span
         self._environ = environ
-        self._tee = tee
-        self._status = status
         self._done = False
 
     def _end(self, error: BaseException | None) -> None:
         if not self._done:
             self._done = True
-            self._middleware.finish(self._span, self._environ, self._tee, self._status, error)
+            _finish(self._monitor, self._span, self._environ, error)
 
     def __iter__(self) -> Iterator[bytes]:
         return timed_iter(self._result, self._end)
@@ -136,48 +159,45 @@ class _Response:
 
 
 class WSGIMiddleware:
-    """``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``."""
+    """``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``.
 
-    def __init__(self, app: WSGIApp, monitor: PerformanceMonitor) -> None:
+    ``app_sets_status``: the framework adapter puts the status in ``environ["wpm.status"]``
+    itself, so ``start_response`` is passed through untouched.
+    """
+
+    def __init__(self, app: WSGIApp, monitor: PerformanceMonitor,
+                 app_sets_status: bool = False) -> None:
         self.app = app
         self.monitor = monitor
+        self.app_sets_status = app_sets_status
 
+    @request_boundary
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         monitor = self.monitor
         if not monitor.enabled:
             return self.app(environ, start_response)
         span = monitor.begin()
-        tee = None
         declared = environ.get("CONTENT_LENGTH")
         if (declared and declared != "0") or environ.get("HTTP_TRANSFER_ENCODING"):
             stream = environ.get("wsgi.input")  # only a request with a body gets the tee
             if stream is not None:
-                tee = environ["wsgi.input"] = InputTee(stream,
-                                                       monitor._parts.config.max_body_bytes)
-        status: list[str] = []
+                environ["wsgi.input"] = InputTee(stream, monitor.config.max_body_bytes)
+        respond = start_response
+        if not self.app_sets_status:
+            def _start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+                environ[STATUS_KEY] = status
+                return start_response(status, headers, exc_info)
 
-        def _start_response(code: str, headers: Any, exc_info: Any = None) -> Any:
-            status.append(code)
-            return start_response(code, headers, exc_info)
-
+            respond = _start_response
         try:
-            result = self.app(environ, _start_response)
+            result = self.app(environ, respond)
         except BaseException as exc:
-            self.finish(span, environ, tee, status, exc)
+            _finish(monitor, span, environ, exc)
             raise
         if isinstance(result, (list, tuple)) or environ.get(BODY_COMPLETE_KEY):
-            self.finish(span, environ, tee, status, None)
+            # Inlined _finish: this line runs on nearly every request.
+            monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"),
+                           environ.get(ROUTE_KEY) or environ.get("PATH_INFO", ""), None,
+                           describe, environ)
             return result
-        return _Response(result, self, span, environ, tee, status)
-
-    def finish(self, span: Span, environ: dict[str, Any], tee: InputTee | None,
-               status: list[str], error: BaseException | None) -> None:
-        try:
-            code = int(status[-1][:3]) if status else (500 if error else None)
-        except ValueError:
-            code = None
-        route = environ.get(ROUTE_KEY)
-        # Positional: this call runs on every request.
-        self.monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"),
-                            environ.get("PATH_INFO", ""), route, code, error,
-                            lambda: record_from_environ(environ, tee, route))
+        return _Response(result, monitor, span, environ)
