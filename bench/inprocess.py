@@ -1,9 +1,15 @@
-"""In-process overhead: every framework and the decorator, three variants, alternating blocks."""
+"""In-process overhead: every framework and the decorator, three variants, alternating blocks.
+
+Two drivers: a minimal WSGI/ASGI caller (only the app is timed: the strictest ratio), and for
+Flask and Django also the framework's own test client ("-client" rows), which is how the issue
+that set the overhead bounds measured them.
+"""
 
 from __future__ import annotations
 
 import random
 import statistics
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +61,35 @@ def flask_blocks(workload: str) -> dict[str, Block]:
     return {v: wsgi_block(flask_app(v).wsgi_app, f"/{workload}") for v in VARIANTS}
 
 
+def client_block(get: Callable[[str], Any], path: str) -> Block:
+    """Requests through a framework's own test client (how the issue's figures were taken)."""
+    def run(n: int) -> float:
+        started = time.perf_counter()
+        for _ in range(n):
+            response = get(path)
+            assert response.status_code == 200, response.status_code
+        return (time.perf_counter() - started) / n
+
+    return run
+
+
+def flask_client_blocks(workload: str) -> dict[str, Block]:
+    return {v: client_block(flask_app(v).test_client().get, f"/{workload}") for v in VARIANTS}
+
+
+def django_client_blocks(workload: str) -> dict[str, Block]:
+    from django.test import Client, override_settings
+
+    setup_django()
+    blocks: dict[str, Block] = {}
+    for variant in VARIANTS:
+        with override_settings(MIDDLEWARE=DJANGO_MIDDLEWARE[variant]):
+            client = Client()
+            client.get(f"/sync/{workload}")  # the handler loads this variant's middleware now
+        blocks[variant] = client_block(client.get, f"/sync/{workload}")
+    return blocks
+
+
 def django_blocks(workload: str, kind: str) -> dict[str, Block]:
     from django.core.handlers.asgi import ASGIHandler
     from django.core.handlers.wsgi import WSGIHandler
@@ -98,8 +133,6 @@ def decorator_blocks(workload: str) -> dict[str, Block]:
             profiler.stop()
 
     def block_of(fn: Callable[[], str]) -> Block:
-        import time
-
         def run(n: int) -> float:
             started = time.perf_counter()
             for _ in range(n):
@@ -114,7 +147,9 @@ def decorator_blocks(workload: str) -> dict[str, Block]:
 
 SUITES: dict[str, Callable[[str], dict[str, Block]]] = {
     "flask": flask_blocks,
+    "flask-client": flask_client_blocks,
     "django-sync": lambda w: django_blocks(w, "sync"),
+    "django-client": django_client_blocks,
     "django-async": lambda w: django_blocks(w, "async"),
     "sanic": sanic_blocks,
     "decorator": decorator_blocks,

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import deque
 from typing import Any
 
@@ -43,10 +44,12 @@ def _child(variant: str, count: int) -> None:
             monitor.disable_monitoring()
         elif variant == "wpm-no-profiler":
             class Idle(Profiler):
-                def start(self, takeover: bool = False) -> Any:
-                    return None
+                def begin(self, takeover: bool = True) -> Any:
+                    now = time.perf_counter()
+                    return (now, None, 0.0)
 
-            monitor._profiler = Idle()
+            monitor._profiler = idle = Idle()
+            monitor.begin = idle.begin
         elif variant == "wpm-no-stats":
             monitor.stats.pending = deque(maxlen=0)  # every append is dropped: nothing to fold
     wsgi_block(app.wsgi_app, "/trivial")(count)
@@ -56,7 +59,8 @@ def _instructions(variant: str, count: int) -> int:
     out = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
          __file__, "--child", variant, str(count)],
-        capture_output=True, text=True, check=True).stderr
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"}).stderr  # same dict layouts every run
     match = re.search(r"refs:\s+([\d,]+)", out)
     assert match, out
     return int(match.group(1).replace(",", ""))

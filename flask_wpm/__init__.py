@@ -46,7 +46,8 @@ def _note_response(response: Response) -> Response:
     environ[STATUS_KEY] = status = response.status_code
     # Error pages (404, 405, abort()) pass through force_type and look "streamed", but their
     # body is already rendered: only a successful streamed response is timed to its last chunk.
-    environ[BODY_COMPLETE_KEY] = status >= 400 or not response.is_streamed
+    # (``is_streamed`` without its property call: a rendered body is a list.)
+    environ[BODY_COMPLETE_KEY] = status >= 400 or isinstance(response.response, (list, tuple))
     return response
 
 
