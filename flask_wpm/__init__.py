@@ -8,10 +8,11 @@ Every ``Config`` field is read from ``app.config["WPM_<FIELD>"]`` once, at ``ini
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, got_request_exception, request
+from flask import Flask, current_app, got_request_exception, request
 
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.request import UNMATCHED_ROUTE
@@ -19,7 +20,7 @@ from web_performance_monitor.wsgi import BODY_COMPLETE_KEY, ROUTE_KEY, STATUS_KE
 
 from .cli import wpm_cli
 
-__all__ = ["UNMATCHED_ROUTE", "WPM", "WPMState"]
+__all__ = ["UNMATCHED_ROUTE", "WPM", "FlaskMiddleware", "WPMState"]
 
 EXTENSION_KEY = "wpm"
 
@@ -32,28 +33,44 @@ class WPMState:
     monitor: PerformanceMonitor
 
 
-def _note_route() -> dict[str, Any]:
-    current = request._get_current_object()  # type: ignore[attr-defined]
-    environ: dict[str, Any] = current.environ
-    rule = current.url_rule
+class FlaskMiddleware(WSGIMiddleware):
+    """The WSGI middleware, reading Flask's request facts where they cost least.
+
+    Flask calls ``start_response`` inside the request context, before it pops: the request
+    object is still in ``environ["werkzeug.request"]`` with its ``url_rule``. A response whose
+    ``Content-Length`` werkzeug set has its body in memory (a streamed one has none), so the
+    request ends when the app returns. No ``after_request`` hook: Flask's hook dispatch
+    (``ensure_sync``) alone cost more than all of this.
+    """
+
+    def responder(self, environ: dict[str, Any],
+                  start_response: Callable[..., Any]) -> Callable[..., Any]:
+        def _start_response(status: str, headers: list[tuple[str, str]],
+                            exc_info: Any = None) -> Any:
+            environ[STATUS_KEY] = status
+            rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+            environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED_ROUTE
+            # Error pages (404, 405, abort()) are rendered already, whatever their headers.
+            if status[0] in "45":
+                environ[BODY_COMPLETE_KEY] = True
+            else:
+                for name, _ in headers:  # werkzeug adds Content-Length last: a short loop
+                    if name == "Content-Length":
+                        environ[BODY_COMPLETE_KEY] = True
+                        break
+            return start_response(status, headers, exc_info)
+
+        return _start_response
+
+
+def _note_route(environ: dict[str, Any]) -> None:
+    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
     environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED_ROUTE
-    return environ
-
-
-def _note_response(response: Response) -> Response:
-    """An ``after_request`` hook (runs for every handled response, error pages included)."""
-    environ = _note_route()
-    environ[STATUS_KEY] = status = response.status_code
-    # Error pages (404, 405, abort()) pass through force_type and look "streamed", but their
-    # body is already rendered: only a successful streamed response is timed to its last chunk.
-    # (``is_streamed`` without its property call: a rendered body is a list.)
-    environ[BODY_COMPLETE_KEY] = status >= 400 or isinstance(response.response, (list, tuple))
-    return response
 
 
 def _note_failure(sender: Flask, **extra: Any) -> None:
-    """An unhandled exception skips ``after_request``; keep the route for its endpoint."""
-    _note_route()
+    """An exception that propagates never reaches ``start_response``: keep its route."""
+    _note_route(request.environ)
 
 
 class WPM:
@@ -74,12 +91,8 @@ class WPM:
             app.config, label=lambda name: f'app.config["WPM_{name.upper()}"]')
         monitor = PerformanceMonitor(config)
         app.extensions[EXTENSION_KEY] = WPMState(self, monitor)
-        # The hook below records the status: start_response needs no wrapper.
-        app.wsgi_app = WSGIMiddleware(  # type: ignore[method-assign]
-            app.wsgi_app, monitor, app_sets_status=True)
-        # A plain after_request hook costs a function call; a connected signal costs more on
-        # every request. got_request_exception is only sent for failures.
-        app.after_request(_note_response)
+        app.wsgi_app = FlaskMiddleware(app.wsgi_app, monitor)  # type: ignore[method-assign]
+        # Only sent for failures: costs nothing on other requests.
         got_request_exception.connect(_note_failure, app, weak=False)
         app.cli.add_command(wpm_cli)
 

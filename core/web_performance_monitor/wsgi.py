@@ -5,8 +5,8 @@ Streaming responses are timed to the last chunk. The request body is never consu
 Frameworks that know the route template put it in ``environ["wpm.route"]`` (the Flask extension
 does); otherwise the endpoint is the raw path. A response that is a list or tuple, or that an
 adapter marks complete (``environ["wpm.body_complete"]``), ends the request when the app returns.
-The status is only read for slow requests, from ``environ["wpm.status"]``: set by a wrapped
-``start_response``, or by the adapter (``app_sets_status=True``) so nothing is wrapped.
+The status is only read for slow requests, from ``environ["wpm.status"]``, noted by the
+wrapped ``start_response`` (``WSGIMiddleware.responder``, which adapters may extend).
 """
 
 from __future__ import annotations
@@ -159,17 +159,24 @@ class _Response:
 
 
 class WSGIMiddleware:
-    """``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``.
+    """``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``."""
 
-    ``app_sets_status``: the framework adapter puts the status in ``environ["wpm.status"]``
-    itself, so ``start_response`` is passed through untouched.
-    """
-
-    def __init__(self, app: WSGIApp, monitor: PerformanceMonitor,
-                 app_sets_status: bool = False) -> None:
+    def __init__(self, app: WSGIApp, monitor: PerformanceMonitor) -> None:
         self.app = app
         self.monitor = monitor
-        self.app_sets_status = app_sets_status
+
+    def responder(self, environ: dict[str, Any],
+                  start_response: Callable[..., Any]) -> Callable[..., Any]:
+        """The ``start_response`` the app gets: it notes the status for slow requests.
+
+        A framework adapter may note more here (the Flask one: the route and whether the body
+        is already in memory), since the app calls it while its own request state is alive.
+        """
+        def _start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            environ[STATUS_KEY] = status
+            return start_response(status, headers, exc_info)
+
+        return _start_response
 
     @request_boundary
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -182,13 +189,7 @@ class WSGIMiddleware:
             stream = environ.get("wsgi.input")  # only a request with a body gets the tee
             if stream is not None:
                 environ["wsgi.input"] = InputTee(stream, monitor.config.max_body_bytes)
-        respond = start_response
-        if not self.app_sets_status:
-            def _start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
-                environ[STATUS_KEY] = status
-                return start_response(status, headers, exc_info)
-
-            respond = _start_response
+        respond = self.responder(environ, start_response)
         try:
             result = self.app(environ, respond)
         except BaseException as exc:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 
 from flask_wpm import WPM
-from tests.conftest import RecordingNotifier
+from tests.conftest import RecordingNotifier, busy
 from tests.flask.conftest import build_app
 from web_performance_monitor import ConfigError
 
@@ -65,6 +66,19 @@ def test_two_paths_of_one_route_share_one_alert(app: Flask, recorder: RecordingN
     stats = WPM.get_monitor(app).get_stats()
     assert stats["endpoints"]["GET /users/<int:uid>"]["requests"] == 2
     assert stats["alerts_suppressed"] == 1
+
+
+def test_slow_alert_has_the_status_flask_sent(app: Flask, recorder: RecordingNotifier) -> None:
+    @app.get("/teapot")
+    def teapot() -> Any:
+        busy(0.06)
+        return "short and stout", 418
+
+    assert app.test_client().get("/teapot").status_code == 418
+    assert app.test_client().get("/users/7").status_code == 200
+    WPM.get_monitor(app).flush()
+    assert {(a.event.endpoint, a.event.status) for a in recorder.alerts} == {
+        ("GET /teapot", 418), ("GET /users/<int:uid>", 200)}
 
 
 def test_unknown_urls_share_one_endpoint(app: Flask) -> None:
