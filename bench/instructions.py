@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VARIANTS = {
     "plain": "the bare Flask app",
     "wpm": "the monitored app (sampler engine)",
-    "wpm-disabled": "monitor.disable_monitoring(): middleware pass-through + Flask hook",
+    "wpm-disabled": "monitor.disable_monitoring(): the middleware as a pass-through",
     "wpm-no-profiler": "a profiler that does nothing (cost of start/stop)",
     "wpm-no-stats": "statistics switched off (cost of recording and folding the counters)",
 }
