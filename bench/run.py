@@ -1,5 +1,7 @@
 """``make bench``: in-process overhead, real servers under wrk, and memory, in one run.
 
+Then the sampler thread against an in-thread ``setitimer`` sampler (``bench/sampling.py``).
+
 In-process: Flask, Django (sync and async views), Sanic and the decorator; endpoints trivial,
 typical (200 dicts to JSON) and call-heavy (~93k calls); plain, this monitor and naive
 per-request pyinstrument side by side in one process, in shuffled alternating blocks; medians,
@@ -17,13 +19,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import inprocess, memory, servers
+from bench import inprocess, memory, sampling, servers
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--only", choices=["inprocess", "servers", "memory"])
+    parser.add_argument("--only", choices=["inprocess", "servers", "memory", "sampling"])
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                       "latest.json"))
     args = parser.parse_args()
@@ -39,6 +41,10 @@ def main() -> None:
     if args.only in (None, "memory"):
         print("Memory:")
         report["memory"] = memory.run(total=20_000 if quick else 200_000)
+    if args.only in (None, "sampling"):
+        print(f"Main-thread requests, sampled every {sampling.INTERVAL * 1000:.0f} ms "
+              "(sampler thread vs in-thread setitimer):")
+        report["sampling"] = sampling.measure(rounds=3 if quick else 15)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as handle:
         json.dump(report, handle, indent=2)
