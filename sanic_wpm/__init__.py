@@ -57,8 +57,10 @@ class WPMState:
         if span is None or monitor is None:
             return
         _span.set(None)
-        monitor.finish(span, "request", request.method, request.uri_template or UNMATCHED_ROUTE,
-                       None, _describe, (monitor, request, response.status))
+        route = request.route  # request.uri_template, without its property call
+        monitor.finish(span, "request", request.method,
+                       f"/{route.path}" if route is not None else UNMATCHED_ROUTE, None,
+                       _describe, (monitor, request, response.status))
 
 
 def _describe(subject: tuple[PerformanceMonitor, Request, int]) -> SlowDetails:

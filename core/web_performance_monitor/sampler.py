@@ -48,7 +48,11 @@ MAX_DEPTH = 800  # frames kept per sample (a 10,000-deep recursion keeps its lea
 MAX_SAMPLES = 4000  # per request; beyond it samples are merged pairwise and the stride doubles
 
 _get_running_loop = asyncio._get_running_loop
-_current_task = asyncio.current_task
+# asyncio.current_task is a Python function before 3.12, around this very dict lookup; it runs
+# on every async request. From 3.12 on it is written in C.
+_current_task = (
+    asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]
+    if sys.version_info < (3, 12) else asyncio.current_task)
 _perf = time.perf_counter
 _get_ident = threading.get_ident
 _identifiers: dict[CodeType, str] = {}
