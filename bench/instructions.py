@@ -1,8 +1,9 @@
 """Instructions per request under valgrind's callgrind: a deterministic cost, unlike seconds.
 
 The machine is shared and noisy; instruction counts are the same run after run, so they show
-what each part of the monitor costs on the request path. For each variant the app serves N and
-N + 1000 requests; the difference / 1000 is the cost of one request (start-up cancels out).
+what each part of the monitor costs on the request path (Flask; Sanic, with its middleware
+machinery alone as a variant). For each variant the app serves N and N + 1000 requests; the
+difference / 1000 is the cost of one request (start-up cancels out).
 
     python bench/instructions.py          # needs valgrind (apt-get install valgrind)
 """
@@ -21,7 +22,7 @@ from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# variant -> what is switched off in the monitored Flask app, to attribute the cost.
+# variant -> what is switched off in the monitored app, to attribute the cost.
 VARIANTS = {
     "plain": "the bare Flask app",
     "wpm": "the monitored app (sampler engine)",
@@ -29,10 +30,31 @@ VARIANTS = {
     "wpm-no-profiler": "a profiler that does nothing (cost of start/stop)",
     "wpm-no-stats": "statistics switched off (cost of recording and folding the counters)",
 }
+SANIC_VARIANTS = {
+    "sanic-plain": "the bare Sanic app (ASGI)",
+    "sanic-noop": "a request/response middleware pair that does nothing (Sanic's own cost)",
+    "sanic-wpm": "the monitored app",
+}
 
 
-def _child(variant: str, count: int) -> None:
-    sys.path.insert(0, ROOT)
+def _sanic_block(variant: str) -> Any:
+    from bench.drivers import ASGIDriver
+    from bench.variants import sanic_app
+
+    app = sanic_app("plain" if variant == "sanic-noop" else variant.removeprefix("sanic-"))
+    if variant == "sanic-noop":
+        async def on_request(request: Any) -> None:
+            pass
+
+        async def on_response(request: Any, response: Any) -> None:
+            pass
+
+        app.on_request(on_request, priority=10_000)
+        app.on_response(on_response, priority=-10_000)
+    return ASGIDriver(app, lifespan=True).block("/trivial")
+
+
+def _flask_block(variant: str) -> Any:
     from bench.drivers import wsgi_block
     from bench.variants import flask_app
     from flask_wpm import WPM
@@ -51,9 +73,17 @@ def _child(variant: str, count: int) -> None:
 
             monitor._profiler = idle = Idle()
             monitor.begin = idle.begin
-        elif variant == "wpm-no-stats":
-            monitor.stats.pending = deque(maxlen=0)  # every append is dropped: nothing to fold
-    block = wsgi_block(app.wsgi_app, "/trivial")
+        elif variant == "wpm-no-stats":  # every append is dropped: nothing to fold
+            monitor.stats.pending = monitor._pending = deque(maxlen=0)
+    return wsgi_block(app.wsgi_app, "/trivial")
+
+
+def _child(variant: str, count: int) -> None:
+    sys.path.insert(0, ROOT)
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    block = _sanic_block(variant) if variant.startswith("sanic") else _flask_block(variant)
     block(50)
     # Start-up objects out of the collector's sight: a full collection of them landing in one
     # variant's window would be counted as that variant's per-request cost.
@@ -76,13 +106,14 @@ def _instructions(variant: str, count: int) -> int:
 def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
-    base = None
-    print("Flask /trivial, instructions per request (callgrind):")
-    for variant, meaning in VARIANTS.items():
-        per_request = (_instructions(variant, 1200) - _instructions(variant, 200)) // 1000
-        base = base or per_request
-        print(f"  {variant:<16} {per_request:>9,}  {per_request - base:>+8,}  {meaning}",
-              flush=True)
+    for title, variants in (("Flask", VARIANTS), ("Sanic", SANIC_VARIANTS)):
+        print(f"{title} /trivial, instructions per request (callgrind):")
+        base = None
+        for variant, meaning in variants.items():
+            per_request = (_instructions(variant, 1200) - _instructions(variant, 200)) // 1000
+            base = base or per_request
+            print(f"  {variant:<16} {per_request:>9,}  {per_request - base:>+8,}  {meaning}",
+                  flush=True)
 
 
 if __name__ == "__main__":
