@@ -28,6 +28,7 @@ class OverheadGuard:
         factor = 2 ** min(self.level, 3)
         self.every = profiler.every = 2 ** max(self.level - 3, 0)
         profiler.interval = profiler.base_interval * factor
-        return (f"overhead {overhead:.1%} against max_performance_overhead {limit:.1%}: "
+        return (f"the monitor took {overhead:.1%} of the process's time, against "
+                f"max_performance_overhead {limit:.1%}: "
                 f"backoff level {self.level} (sampling every {profiler.interval * 1000:.0f} ms, "
                 f"profiling 1 request in {self.every})")

@@ -8,6 +8,7 @@ the statistics. That keeps the per-request cost at a C-level append.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from itertools import groupby
 from operator import itemgetter
@@ -45,8 +46,10 @@ class Stats:
             self.notifier_failures: dict[str, int] = {}
             self._request_time = 0.0
             self._monitor_time = 0.0
-            # The last batch of at least CHECK_EVERY requests: (request time, monitor time).
-            self._window: tuple[float, float] | None = None
+            # The last batch of at least CHECK_EVERY requests: (request time, monitor time,
+            # wall-clock time it spanned).
+            self._window: tuple[float, float, float] | None = None
+            self._window_started = time.monotonic()
             self._endpoints: dict[str, list[float]] = {}
 
     def fold(self) -> bool:
@@ -84,7 +87,9 @@ class Stats:
                 entry[3] = max(entry[3], *durations)
             if len(batch) < CHECK_EVERY:
                 return False
-            self._window = (request_time, monitor_time)
+            now = time.monotonic()
+            self._window = (request_time, monitor_time, now - self._window_started)
+            self._window_started = now
             return True
 
     def count(self, name: str) -> None:
@@ -99,13 +104,15 @@ class Stats:
     def overhead(self) -> dict[str, float]:
         self.fold()
         with self._lock:
-            recent_request, recent_monitor = self._window or (self._request_time,
-                                                              self._monitor_time)
+            recent_request, recent_monitor, recent_wall = self._window or (
+                self._request_time, self._monitor_time, time.monotonic() - self._window_started)
             return {
                 "average_overhead": self._monitor_time / self._request_time
                 if self._request_time else 0.0,
                 "recent_overhead": recent_monitor / recent_request if recent_request else 0.0,
                 "recent_request_seconds": recent_request,
+                "recent_monitor_seconds": recent_monitor,
+                "recent_wall_seconds": recent_wall,
                 "average_monitor_seconds_per_request": self._monitor_time / self.total
                 if self.total else 0.0,
                 "samples": float(self.total),
