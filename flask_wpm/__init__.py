@@ -48,13 +48,12 @@ class FlaskMiddleware(WSGIMiddleware):
         def _start_response(status: str, headers: list[tuple[str, str]],
                             exc_info: Any = None) -> Any:
             environ[STATUS_KEY] = status
-            rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
-            environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED_ROUTE
+            _note_route(environ)
             # Error pages (404, 405, abort()) are rendered already, whatever their headers.
             if status[0] in "45":
                 environ[BODY_COMPLETE_KEY] = True
             else:
-                for name, _ in headers:  # werkzeug adds Content-Length last: a short loop
+                for name, _ in headers:  # a handful of headers: a plain loop, no genexpr
                     if name == "Content-Length":
                         environ[BODY_COMPLETE_KEY] = True
                         break
@@ -64,6 +63,7 @@ class FlaskMiddleware(WSGIMiddleware):
 
 
 def _note_route(environ: dict[str, Any]) -> None:
+    """The URL rule of the request Flask is handling (its request object is in the environ)."""
     rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
     environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED_ROUTE
 

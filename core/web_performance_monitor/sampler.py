@@ -249,11 +249,12 @@ class SamplingProfiler(Profiler):
                 task = _current_task(loop) if loop is not None else None
                 key = thread_id if task is None else task
                 runs = self._runs
-                if key in runs and not takeover:
+                previous = runs.get(key)
+                if previous is not None and not takeover:
                     run = NESTED
                 else:
-                    if key in runs:
-                        runs[key].stop(keep=False)  # an abandoned request on this thread or task
+                    if previous is not None:  # an abandoned request on this thread or task
+                        previous.stop(keep=False)
                     run = runs[key] = _new_run(  # type: ignore[assignment]  # a virtual ProfileRun
                         _Run, (self, key, thread_id, task, started, []))
                     if self._thread is None:
