@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from itertools import groupby
+from itertools import groupby, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -60,8 +60,8 @@ class Stats:
         """
         with self._lock:
             pending = self.pending
-            popleft = pending.popleft
-            batch = [popleft() for _ in range(len(pending))]  # others may append meanwhile
+            # Exactly the entries there now (others may append meanwhile), popped in C.
+            batch = list(map(deque.popleft, repeat(pending, len(pending))))
             if not batch:
                 return False
             request_time = sum(map(_DURATION, batch))
