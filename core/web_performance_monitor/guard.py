@@ -15,7 +15,11 @@ MAX_LEVEL = 6
 class OverheadGuard:
     def __init__(self) -> None:
         self.level = 0
-        self.every = 1  # profile one request in ``every`` (the profiler applies it)
+
+    @property
+    def every(self) -> int:
+        """Profile one request in ``every`` (the profiler applies it): 1, then 2, 4, 8."""
+        return int(2 ** max(self.level - 3, 0))
 
     def adjust(self, overhead: float, limit: float, profiler: Profiler) -> str | None:
         """Move one level up or down; returns what changed, for the log, or None."""
@@ -26,7 +30,7 @@ class OverheadGuard:
         else:
             return None
         factor = 2 ** min(self.level, 3)
-        self.every = profiler.every = 2 ** max(self.level - 3, 0)
+        profiler.every = self.every
         profiler.interval = profiler.base_interval * factor
         return (f"the monitor took {overhead:.1%} of the process's time, against "
                 f"max_performance_overhead {limit:.1%}: "

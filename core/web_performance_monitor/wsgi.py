@@ -196,9 +196,6 @@ class WSGIMiddleware:
             _finish(monitor, span, environ, exc)
             raise
         if isinstance(result, (list, tuple)) or environ.get(BODY_COMPLETE_KEY):
-            # Inlined _finish: this line runs on nearly every request.
-            monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"),
-                           environ.get(ROUTE_KEY) or environ.get("PATH_INFO", ""), None,
-                           describe, environ)
+            _finish(monitor, span, environ, None)
             return result
         return _Response(result, monitor, span, environ)
