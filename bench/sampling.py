@@ -49,7 +49,7 @@ def thread_sampler(work: Callable[[], None]) -> tuple[int, list[float], float]:
     _, run, _ = profiler.begin()
     work()
     assert run is not None
-    result = run.stop(True)
+    result = profiler.end(run, True)
     profiler.close()
     assert result is not None and result.session is not None
     records = result.session.frame_records[1:]  # after the "[not sampled]" head

@@ -140,7 +140,7 @@ FAULTS: dict[str, tuple[str, Callable[..., Any]]] = {
                        _hang),
     "renderer raises": ("web_performance_monitor.profiling.ProfileResult.render_html",
                         _raise(RuntimeError("renderer bug"))),
-    "profiler fails to start": ("web_performance_monitor.sampler._new_run",
+    "profiler fails to start": ("web_performance_monitor.sampler._get_ident",
                                 _raise(ValueError("profiler"))),
     "request capture fails": ("web_performance_monitor.report.describe_request",
                               _raise(KeyError("capture"))),

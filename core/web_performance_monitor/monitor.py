@@ -25,9 +25,9 @@ from .guard import OverheadGuard
 from .log import ErrorLog, logger, scrub
 from .masking import Masker
 from .notifiers import LocalFileNotifier, MattermostNotifier, Notifier
-from .profiling import Profiler, ProfileResult, ProfileRun, Span, make_profiler
+from .profiling import Profiler, ProfileResult, Span, make_profiler
 from .report import build_alert
-from .stats import CHECK_EVERY, Stats, endpoint_name
+from .stats import CHECK_EVERY, EndpointKey, Stats, endpoint_name
 from .store import AlertStore, Claim, MemoryStore, open_store
 from .worker import BackgroundWorker
 
@@ -88,7 +88,8 @@ class PerformanceMonitor:
         self._extra_notifiers: list[Notifier] = []
         self._parts = self._build(config if config is not None else Config())
         self._threshold = self.config.threshold_seconds
-        self._pending = self.stats.pending
+        self._durations = self.stats.durations
+        self._overheads = self.stats.overheads
         self._fallback_store = MemoryStore()
         self._profiler = self._new_profiler(self.config)
         self._worker = BackgroundWorker(self._handle, self.config.notify_queue_size)
@@ -129,6 +130,8 @@ class PerformanceMonitor:
         profiler.report_error = self.errors.report
         # Adapters call ``monitor.begin()``: bound straight to the profiler, one call per request.
         self.begin = profiler.begin
+        self._end = profiler.end
+        self._discard = profiler.discard
         return profiler
 
     def update_config(self, **changes: Any) -> None:
@@ -170,6 +173,8 @@ class PerformanceMonitor:
     # ``begin(takeover=True) -> Span`` is the profiler's own ``begin``, bound in
     # ``_new_profiler``: start timing (and profiling) the current request or call; never raises.
     begin: Callable[..., Span]
+    _end: Callable[[Any, bool], ProfileResult | None]
+    _discard: Callable[[Any, None], Any]
 
     def finish(
         self,
@@ -191,27 +196,30 @@ class PerformanceMonitor:
         start, run, overhead = span
         duration = end - start
         limit = self._threshold if threshold is None else threshold
-        slow = duration > limit
-        if not slow:  # the fast path: every request that is not slow
-            if run is not None:
-                try:
-                    run.stop(False)
-                except Exception as exc:
-                    self.errors.report("stopping the profiler", exc)
+        key = (kind, method, where)
+        if duration <= limit:  # the fast path: every request that is not slow
+            try:
+                self._discard(run, None)
+            except Exception as exc:
+                self.errors.report("stopping the profiler", exc)
         else:
             try:
-                self._hand_off_slow(run, duration, limit, kind, method, where, error, describe,
-                                    subject)
+                self.stats.count_slow(key)
+                self._hand_off_slow(run, duration, limit, key, error, describe, subject)
             except Exception as exc:
                 self.errors.report("finishing a request", exc)
-        pending = self._pending
-        pending.append((kind, method, where, duration, slow, overhead + _perf() - end))
-        if len(pending) >= CHECK_EVERY and self.stats.fold():
+        queue = self._durations.get(key)
+        if queue is None:
+            queue = self.stats.queue(key)
+        queue.append(duration)
+        overheads = self._overheads
+        overheads.append(overhead + _perf() - end)
+        if len(overheads) >= CHECK_EVERY and self.stats.fold():
             self._check_overhead()
 
-    def _hand_off_slow(self, run: ProfileRun | None, duration: float, limit: float, kind: str,
-                       method: str, where: str, error: BaseException | None,
-                       describe: Describe, subject: Any) -> None:
+    def _hand_off_slow(self, run: Any, duration: float, limit: float, key: EndpointKey,
+                       error: BaseException | None, describe: Describe, subject: Any) -> None:
+        kind, _, where = key
         details = SlowDetails(path=where)
         with self.errors.guard("capturing request data"):
             details = describe(subject)
@@ -220,7 +228,7 @@ class PerformanceMonitor:
         if not alert:
             return
         status = details.status if details.status is not None else (500 if error else None)
-        event = SlowEvent(kind=kind, endpoint=endpoint_name(kind, method, where),
+        event = SlowEvent(kind=kind, endpoint=endpoint_name(*key),
                           duration=duration, threshold=limit,
                           started_at=time.time() - duration, pid=os.getpid(),
                           thread=threading.current_thread().name, status=status,
@@ -229,11 +237,9 @@ class PerformanceMonitor:
         if not self._worker.submit(event):
             self.errors.report("queueing an alert", RuntimeError("alert queue is full"))
 
-    def _stop_profile(self, run: ProfileRun | None, keep: bool) -> ProfileResult | None:
-        if run is None:
-            return ProfileResult(note="the profiler could not be started") if keep else None
+    def _stop_profile(self, run: Any, keep: bool) -> ProfileResult | None:
         try:
-            return run.stop(keep)
+            return self._end(run, keep)
         except Exception as exc:
             self.errors.report("stopping the profiler", exc)
             return ProfileResult(note=f"the profiler failed: {exc!r}") if keep else None

@@ -1,8 +1,10 @@
 """The profiler interface the monitor drives, and its pyinstrument implementation.
 
 Adapters never touch a profiler: ``monitor.begin`` *is* the profiler's ``begin`` (one call on
-the request path, not two), and the monitor calls ``stop(keep=...)`` when the request ends,
-keeping the result only when it was slow. That keeps the strategy replaceable.
+the request path, not two), and the monitor calls the profiler's ``end(run, keep)`` when the
+request ends, keeping the result only when it was slow. That keeps the strategy replaceable.
+A run is whatever the engine finds cheapest to make per request: the sampler's is a plain
+tuple, pyinstrument's a ``ProfileRun`` object.
 
 pyinstrument allows one profiler per thread or async context; a nested monitored call (a
 decorated function inside a monitored request) is therefore timed but not profiled on its own:
@@ -79,7 +81,7 @@ def _short(path: str) -> str:
 
 
 class ProfileRun(ABC):
-    """One started profile; ``stop`` must be called exactly once, in the same context."""
+    """One started profile, as an object; ``stop`` is called once, in the same context."""
 
     @abstractmethod
     def stop(self, keep: bool) -> ProfileResult | None:
@@ -94,6 +96,7 @@ class _NoProfile(ProfileRun):
         return ProfileResult(note=self.note) if keep else None
 
 
+FAILED = _NoProfile("the profiler could not be started")
 NESTED = _NoProfile("no separate profile: this call ran inside another monitored call, "
                     "whose profile shows it")
 SKIPPED = _NoProfile("not profiled: the overhead guard profiles only some requests right now "
@@ -114,8 +117,9 @@ def request_boundary(func: F) -> F:
 
 
 # One running request or call: (start, profile run, seconds the monitor spent starting it).
-# A plain tuple: made on every request, and a tuple display costs less than any class.
-Span = tuple[float, ProfileRun | None, float]
+# A plain tuple: made on every request, and a tuple display costs less than any class. The run
+# is the engine's own handle (``FAILED`` when the profiler could not start).
+Span = tuple[float, Any, float]
 _perf = time.perf_counter
 
 
@@ -143,6 +147,21 @@ class Profiler(ABC):
         at once, so a profile still open there belongs to an abandoned request (its response
         was never closed) and is discarded. Functions (``takeover=False``) nest instead.
         """
+
+    def end(self, run: Any, keep: bool) -> ProfileResult | None:
+        """End profiling ``run`` (from ``begin``): its result when ``keep`` (it was slow).
+
+        The monitor calls ``end`` or ``discard`` once per run, in its own thread or task.
+        """
+        result: ProfileResult | None = run.stop(keep)
+        return result
+
+    def discard(self, run: Any, default: None = None) -> Any:
+        """``end(run, keep=False)`` for the fast path: what every request that is not slow pays.
+
+        Shaped like ``dict.pop`` so an engine can bind a C-level one (the sampler does).
+        """
+        return run.stop(False)
 
     def _profile_this_one(self) -> bool:
         if self.every == 1:
@@ -181,7 +200,7 @@ class PyinstrumentProfiler(Profiler):
 
     def begin(self, takeover: bool = True) -> Span:
         started = _perf()
-        run: ProfileRun | None = None
+        run: ProfileRun = FAILED
         try:
             run = self._start(takeover) if self._profile_this_one() else SKIPPED
         except Exception as exc:

@@ -26,12 +26,13 @@ import threading
 import time
 import weakref
 from types import CodeType, FrameType
-from typing import Any, NamedTuple
+from typing import Any
 
 from pyinstrument.frame import AWAIT_FRAME_IDENTIFIER
 from pyinstrument.session import Session
 
 from .profiling import (
+    FAILED,
     NESTED,
     SKIPPED,
     Profiler,
@@ -151,74 +152,10 @@ class _Samples:
             self.stride *= 2
 
 
-class _RunFields(NamedTuple):
-    sampler: SamplingProfiler
-    key: Any  # thread id, or the asyncio task
-    thread_id: int  # the thread that runs it (a task's loop thread)
-    task: asyncio.Task[Any] | None
-    start: float
-    samples: list[_Samples]  # the sampler thread puts one _Samples here at the first sample
-
-
-class _Run(_RunFields):
-    """One request as the sampler sees it.
-
-    A tuple, made on every request with ``tuple.__new__`` (C code: no Python ``__init__``
-    frame). Fields are read through namedtuple's C descriptors.
-    """
-
-    __slots__ = ()
-
-    def record(self, stack: list[str], now: float, top: CodeType | None) -> None:
-        """Called by the sampler thread only."""
-        if self.samples:
-            self.samples[0].add(stack, now)
-        else:
-            self.samples.append(_Samples(stack, self.start, now, top))
-
-    def stop(self, keep: bool) -> ProfileResult | None:
-        runs = self.sampler._runs  # only this run's own thread or task changes its key
-        key = self.key
-        if runs.get(key) is self:
-            del runs[key]
-        if not keep:
-            return None
-        end = _perf()
-        samples = self.samples[0] if self.samples else None
-        if samples is None:
-            records = [([NOT_SAMPLED], end - self.start)]
-            note = ("the request ended before the sampler's trigger "
-                    f"({self.sampler.trigger * 1000:.0f} ms): nothing to show")
-        else:
-            records = list(samples.records)
-            stack, weight = records[-1]
-            records[-1] = (stack, weight + end - samples.last)
-            note = None
-        if self.task is not None:
-            root = identifier(self.task.get_coro().cr_code)  # type: ignore[union-attr]
-        elif samples is not None and samples.top is not None:
-            root = identifier(samples.top)
-        else:
-            root = REQUEST_ROOT
-        interval = self.sampler.interval
-        session = Session(
-            frame_records=records,
-            start_time=time.time() - (end - self.start),
-            duration=end - self.start,
-            min_interval=interval,
-            max_interval=interval * (samples.stride if samples is not None else 1),
-            sample_count=len(records),
-            start_call_stack=[root],
-            target_description="web-performance-monitor sampled profile",
-            cpu_time=0.0,
-            sys_path=sys.path,
-            sys_prefixes=Session.current_sys_prefixes(),
-        )
-        return ProfileResult(session=session, note=note)
-
-
-ProfileRun.register(_Run)
-_new_run = tuple.__new__
+# One request as the sampler sees it: (start, thread id, asyncio task or None, samples).
+# A plain tuple, made on every request (a tuple display: no class is instantiated); the
+# sampler thread puts one _Samples in the list at the request's first sample.
+_Run = tuple[float, int, "asyncio.Task[Any] | None", list[_Samples]]
 
 
 class SamplingProfiler(Profiler):
@@ -230,7 +167,10 @@ class SamplingProfiler(Profiler):
         self.interval = self.base_interval = interval
         self.trigger = trigger
         self.busy_seconds = 0.0  # time the sampler thread spent sampling (its overhead)
+        # thread id or asyncio task -> its request. Cleared in place after a fork, never
+        # replaced: ``discard`` is its bound ``pop``.
         self._runs: dict[Any, _Run] = {}
+        self.discard = self._runs.pop  # type: ignore[assignment]
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stopped = False
@@ -239,32 +179,78 @@ class SamplingProfiler(Profiler):
     # --- request path ----------------------------------------------------------------
 
     def begin(self, takeover: bool = True) -> Span:
-        """Registers the request for the sampler thread: a dict insert, nothing else."""
+        """Registers the request for the sampler thread: a dict insert, nothing else.
+
+        The run handed back is the registration's key (the thread id or the asyncio task), so
+        ``discard`` is the registry's own C-level ``pop``.
+        """
         started = _perf()
-        run: ProfileRun | None = None
+        run: Any = FAILED
         try:
             if self.every == 1 or self._profile_this_one():
                 loop = _get_running_loop()
                 thread_id = _get_ident()
                 task = _current_task(loop) if loop is not None else None
-                key = thread_id if task is None else task
+                run = thread_id if task is None else task
                 runs = self._runs
-                previous = runs.get(key)
-                if previous is not None and not takeover:
-                    run = NESTED
-                else:
-                    if previous is not None:  # an abandoned request on this thread or task
-                        previous.stop(keep=False)
-                    run = runs[key] = _new_run(  # type: ignore[assignment]  # a virtual ProfileRun
-                        _Run, (self, key, thread_id, task, started, []))
+                # A run still registered under this key is an abandoned request's: replaced.
+                if takeover or run not in runs:
+                    runs[run] = (started, thread_id, task, [])
                     if self._thread is None:
                         self._start_thread()
+                else:
+                    run = NESTED
             else:
                 run = SKIPPED
         except Exception as exc:
             self.report_error("starting the profiler", exc)
         now = _perf()
         return (now, run, now - started)
+
+    def end(self, run: Any, keep: bool) -> ProfileResult | None:
+        if isinstance(run, ProfileRun):  # FAILED, NESTED, SKIPPED
+            return super().end(run, keep)
+        record = self._runs.pop(run, None)
+        if not keep:
+            return None
+        if record is None:
+            return ProfileResult(note="the profile was discarded (an abandoned request)")
+        return self._result(record)
+
+    def _result(self, run: _Run) -> ProfileResult:
+        """The slow request's samples as a pyinstrument session (built only for alerts)."""
+        start, _, task, holder = run
+        end = _perf()
+        samples = holder[0] if holder else None
+        if samples is None:
+            records = [([NOT_SAMPLED], end - start)]
+            note = ("the request ended before the sampler's trigger "
+                    f"({self.trigger * 1000:.0f} ms): nothing to show")
+        else:
+            records = list(samples.records)
+            stack, weight = records[-1]
+            records[-1] = (stack, weight + end - samples.last)
+            note = None
+        if task is not None:
+            root = identifier(task.get_coro().cr_code)  # type: ignore[union-attr]
+        elif samples is not None and samples.top is not None:
+            root = identifier(samples.top)
+        else:
+            root = REQUEST_ROOT
+        session = Session(
+            frame_records=records,
+            start_time=time.time() - (end - start),
+            duration=end - start,
+            min_interval=self.interval,
+            max_interval=self.interval * (samples.stride if samples is not None else 1),
+            sample_count=len(records),
+            start_call_stack=[root],
+            target_description="web-performance-monitor sampled profile",
+            cpu_time=0.0,
+            sys_path=sys.path,
+            sys_prefixes=Session.current_sys_prefixes(),
+        )
+        return ProfileResult(session=session, note=note)
 
     # --- the sampler thread ----------------------------------------------------------
 
@@ -279,47 +265,50 @@ class SamplingProfiler(Profiler):
         # Each wake-up takes the GIL from the application, so the thread sleeps until the
         # oldest running request reaches the trigger, and only then every ``interval``.
         while not self._stopped:
-            runs = list(self._runs.values())
+            runs = list(self._runs.items())
             now = _perf()
-            due = [run for run in runs if now - run.start >= self.trigger]
+            due = [(key, run) for key, run in runs if now - run[0] >= self.trigger]
             if due:
                 self._sample(due, now)
                 self.busy_seconds += _perf() - now
                 time.sleep(self.interval)
             elif runs:
-                time.sleep(max(self.trigger - (now - min(r.start for r in runs)), 0.001))
+                oldest = min(run[0] for _, run in runs)
+                time.sleep(max(self.trigger - (now - oldest), 0.001))
             else:
                 time.sleep(self.trigger)
 
-    def _sample(self, due: list[_Run], now: float) -> None:
+    def _sample(self, due: list[tuple[Any, _Run]], now: float) -> None:
         frames = sys._current_frames()
         running: dict[int, Any] = {}
         runs = self._runs
-        for run in due:
-            task = run.task
-            if task.done() if task is not None else run.thread_id not in frames:
+        for key, run in due:
+            start, thread_id, task, holder = run
+            if task.done() if task is not None else thread_id not in frames:
                 # A cancelled request task, or a thread gone: that request never ends itself.
-                if runs.get(run.key) is run:
-                    runs.pop(run.key, None)
+                if runs.get(key) is run:
+                    runs.pop(key, None)
                 continue
             top = None
             try:
                 if task is None:
-                    stack, top = _thread_stack(frames.get(run.thread_id))
+                    stack, top = _thread_stack(frames.get(thread_id))
                 else:
-                    loop_thread = run.thread_id
-                    if loop_thread not in running:
-                        running[loop_thread] = _current_task(task.get_loop())
-                    if running[loop_thread] is task:
+                    if thread_id not in running:
+                        running[thread_id] = _current_task(task.get_loop())
+                    if running[thread_id] is task:
                         coro_frame = getattr(task.get_coro(), "cr_frame", None)
-                        stack = _stack(frames.get(loop_thread),
+                        stack = _stack(frames.get(thread_id),
                                        coro_frame.f_back if coro_frame is not None else None)
                     else:
                         stack = _awaiting_stack(task)
             except Exception:  # a vanished task or frame: skip this tick
                 continue
-            if stack and runs.get(run.key) is run:  # still running
-                run.record(stack, now, top)
+            if stack and runs.get(key) is run:  # still running
+                if holder:
+                    holder[0].add(stack, now)
+                else:
+                    holder.append(_Samples(stack, start, now, top))
 
     def close(self) -> None:
         self._stopped = True
@@ -332,7 +321,7 @@ def _after_fork_in_child() -> None:
     for sampler in list(_samplers):
         sampler._thread = None
         sampler._lock = threading.Lock()
-        sampler._runs = {}
+        sampler._runs.clear()
 
 
 if hasattr(os, "register_at_fork"):

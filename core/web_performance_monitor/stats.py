@@ -1,8 +1,10 @@
 """Counters for ``get_stats()``: thread-safe, and bounded however long the process runs.
 
-A request only appends one tuple to a deque (atomic, no lock, no string building): the
-counters are folded from it in batches, by the request that fills a batch or by whoever reads
-the statistics. That keeps the per-request cost at a C-level append.
+A request appends its duration to its endpoint's deque and the monitor's own time to one
+shared deque (C-level appends: atomic, no lock, no string building). The counters are folded
+from them in batches, by the request that fills a batch or by whoever reads the statistics,
+with C-level sums: grouping requests by endpoint afterwards (sorting a batch) cost more per
+request than everything else the monitor does for it.
 """
 
 from __future__ import annotations
@@ -10,34 +12,40 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from itertools import groupby, repeat
-from operator import itemgetter
+from itertools import repeat
 from typing import Any
 
 MAX_ENDPOINTS = 500
 OTHER_ENDPOINTS = "<other endpoints>"
+_OTHER_KEY = ("other", "", OTHER_ENDPOINTS)
 CHECK_EVERY = 1000  # requests per fold, and per overhead window (the "recent" figures)
 
-# (kind, method, route or path, duration, slow, seconds spent in the monitor)
-Entry = tuple[str, str, str, float, bool, float]
-_WHERE = itemgetter(0, 1, 2)
-_DURATION, _SLOW, _OVERHEAD = itemgetter(3), itemgetter(4), itemgetter(5)
+# (kind, method, route or path): how a request finds its endpoint's deque of durations.
+EndpointKey = tuple[str, str, str]
 
 
 def endpoint_name(kind: str, method: str, where: str) -> str:
     """How an endpoint is named in statistics, alerts and the de-duplication store."""
-    return where if kind == "function" else f"{method} {where}"
+    return where if kind in ("function", "other") else f"{method} {where}"
+
+
+def _drain(queue: deque[float]) -> list[float]:
+    """Exactly the items there now (others may append meanwhile), popped in C."""
+    return list(map(deque.popleft, repeat(queue, len(queue))))
 
 
 class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.pending: deque[Entry] = deque()
+        # Read by the monitor on every request: cleared in place, never replaced.
+        self.durations: dict[EndpointKey, deque[float]] = {}
+        self.overheads: deque[float] = deque()  # seconds in the monitor, one per request
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
-            self.pending.clear()
+            self.durations.clear()
+            self.overheads.clear()
             self.total = 0
             self.slow = 0
             self.alerts_sent = 0
@@ -50,42 +58,62 @@ class Stats:
             # wall-clock time it spanned).
             self._window: tuple[float, float, float] | None = None
             self._window_started = time.monotonic()
+            # endpoint name -> [requests, slow requests, total seconds, max seconds]
             self._endpoints: dict[str, list[float]] = {}
 
-    def fold(self) -> bool:
-        """Move pending entries into the counters; True when a full overhead window completed.
+    def queue(self, key: EndpointKey) -> deque[float]:
+        """The deque an endpoint's durations go to, made on its first request.
 
-        Sorting and grouping the batch keeps the per-entry work in C (a few hundred ns per
-        request otherwise, which is most of a trivial request's budget).
+        Past ``MAX_ENDPOINTS`` (raw paths of an app without route templates, a scan), new
+        endpoints share one deque, so memory stays bounded.
         """
         with self._lock:
-            pending = self.pending
-            # Exactly the entries there now (others may append meanwhile), popped in C.
-            batch = list(map(deque.popleft, repeat(pending, len(pending))))
-            if not batch:
+            queue = self.durations.get(key)
+            if queue is None:
+                if len(self.durations) >= MAX_ENDPOINTS:
+                    key = _OTHER_KEY
+                queue = self.durations.setdefault(key, deque())
+            return queue
+
+    def count_slow(self, key: EndpointKey) -> None:
+        """A slow request (rare: counted under the lock, on its own)."""
+        with self._lock:
+            self.slow += 1
+            self._entry(key)[1] += 1
+
+    def _entry(self, key: EndpointKey) -> list[float]:
+        endpoints = self._endpoints
+        name = endpoint_name(*key)
+        entry = endpoints.get(name)
+        if entry is None:
+            if len(endpoints) >= MAX_ENDPOINTS:
+                name = OTHER_ENDPOINTS
+            entry = endpoints.setdefault(name, [0, 0, 0.0, 0.0])
+        return entry
+
+    def fold(self) -> bool:
+        """Move what requests recorded into the counters; True when an overhead window closed."""
+        with self._lock:
+            monitor_time = sum(_drain(self.overheads))
+            count = 0
+            request_time = 0.0
+            for key, queue in list(self.durations.items()):
+                if not queue:
+                    continue
+                durations = _drain(queue)
+                seconds = sum(durations)
+                entry = self._entry(key)
+                entry[0] += len(durations)
+                entry[2] += seconds
+                entry[3] = max(entry[3], max(durations))
+                count += len(durations)
+                request_time += seconds
+            if not count:
                 return False
-            request_time = sum(map(_DURATION, batch))
-            monitor_time = sum(map(_OVERHEAD, batch))
-            self.total += len(batch)
-            self.slow += sum(map(_SLOW, batch))
+            self.total += count
             self._request_time += request_time
             self._monitor_time += monitor_time
-            batch.sort(key=_WHERE)
-            endpoints = self._endpoints
-            for (kind, method, where), entries in groupby(batch, _WHERE):
-                group = list(entries)
-                name = endpoint_name(kind, method, where)
-                entry = endpoints.get(name)
-                if entry is None:
-                    if len(endpoints) >= MAX_ENDPOINTS:
-                        name = OTHER_ENDPOINTS
-                    entry = endpoints.setdefault(name, [0, 0, 0.0, 0.0])
-                durations = list(map(_DURATION, group))
-                entry[0] += len(group)
-                entry[1] += sum(map(_SLOW, group))
-                entry[2] += sum(durations)
-                entry[3] = max(entry[3], *durations)
-            if len(batch) < CHECK_EVERY:
+            if count < CHECK_EVERY:
                 return False
             now = time.monotonic()
             self._window = (request_time, monitor_time, now - self._window_started)

@@ -147,13 +147,13 @@ def test_profiler_already_running_in_the_thread(
 
 
 @pytest.mark.parametrize("engine, target", [
-    ("sampler", "web_performance_monitor.sampler._new_run"),  # inside begin
+    ("sampler", "web_performance_monitor.sampler._get_ident"),  # inside begin
     ("pyinstrument", "pyinstrument.Profiler.start"),
 ])
 def test_profiler_start_failing(make_monitor: Callable[..., PerformanceMonitor],
                                 recorder: RecordingNotifier, monkeypatch: pytest.MonkeyPatch,
                                 engine: str, target: str) -> None:
-    def broken(self: object, *args: object, **kwargs: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("profiler bug")
 
     monitor = make_monitor(profiler=engine)
