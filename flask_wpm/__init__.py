@@ -64,8 +64,10 @@ class FlaskMiddleware(WSGIMiddleware):
 
 def _note_route(environ: dict[str, Any]) -> None:
     """The URL rule of the request Flask is handling (its request object is in the environ)."""
-    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
-    environ[ROUTE_KEY] = rule.rule if rule is not None else UNMATCHED_ROUTE
+    try:  # no rule (404, 405): an exception only on those, nothing to check on the others
+        environ[ROUTE_KEY] = environ["werkzeug.request"].url_rule.rule
+    except (KeyError, AttributeError):
+        environ[ROUTE_KEY] = UNMATCHED_ROUTE
 
 
 def _note_failure(sender: Flask, **extra: Any) -> None:

@@ -195,7 +195,7 @@ class WSGIMiddleware:
         except BaseException as exc:
             _finish(monitor, span, environ, exc)
             raise
-        if isinstance(result, (list, tuple)) or environ.get(BODY_COMPLETE_KEY):
+        if environ.get(BODY_COMPLETE_KEY) or isinstance(result, (list, tuple)):
             _finish(monitor, span, environ, None)
             return result
         return _Response(result, monitor, span, environ)
