@@ -76,19 +76,20 @@ class Stats:
             return queue
 
     def count_slow(self, key: EndpointKey) -> None:
-        """A slow request (rare: counted under the lock, on its own)."""
+        """A slow request (rare: counted under the lock, on its own), under the endpoint its
+        duration goes to."""
         with self._lock:
             self.slow += 1
+            if key not in self.durations and len(self.durations) >= MAX_ENDPOINTS:
+                key = _OTHER_KEY
             self._entry(key)[1] += 1
 
     def _entry(self, key: EndpointKey) -> list[float]:
-        endpoints = self._endpoints
+        """The counters of an endpoint (as many as deques of durations: bounded the same)."""
         name = endpoint_name(*key)
-        entry = endpoints.get(name)
+        entry = self._endpoints.get(name)
         if entry is None:
-            if len(endpoints) >= MAX_ENDPOINTS:
-                name = OTHER_ENDPOINTS
-            entry = endpoints.setdefault(name, [0, 0, 0.0, 0.0])
+            entry = self._endpoints[name] = [0, 0, 0.0, 0.0]
         return entry
 
     def fold(self) -> bool:

@@ -179,6 +179,28 @@ def test_endpoint_table_is_bounded(monitor: PerformanceMonitor) -> None:
     assert endpoints["<other endpoints>"]["requests"] == 100
 
 
+def test_endpoint_table_counts_slow_requests_and_keeps_the_peak(
+        monitor: PerformanceMonitor) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        return (slow_app if environ["PATH_INFO"].startswith("/orders") else fast_app)(
+            environ, start_response)
+
+    client = wrap(monitor, app)
+    for _ in range(2):
+        client.post("/orders", data=b"x")
+        client.get("/fast")
+    for i in range(500):  # fills the table: a slow endpoint past it is counted as "other"
+        client.get(f"/random/{i}")
+    client.post("/orders/new", data=b"x")
+    endpoints = monitor.get_stats()["endpoints"]
+    orders, fast = endpoints["POST /orders"], endpoints["GET /fast"]
+    assert (orders["requests"], orders["slow_requests"]) == (2, 2)
+    assert orders["max_seconds"] >= orders["average_seconds"] >= 0.1
+    assert (fast["requests"], fast["slow_requests"]) == (2, 0)
+    assert fast["max_seconds"] < 0.1
+    assert endpoints["<other endpoints>"]["slow_requests"] == 1
+
+
 def test_input_tee_keeps_only_a_bounded_prefix() -> None:
     tee = InputTee(io.BytesIO(b"a" * 100 + b"\nrest"), cap=10)
     assert tee.readline() == b"a" * 100 + b"\n"
