@@ -71,7 +71,7 @@ def _flask_block(variant: str) -> Any:
                     now = time.perf_counter()
                     return (now, None, 0.0)
 
-            monitor._profiler = idle = Idle()
+            monitor._profiler = idle = Idle(0.005)
             monitor.begin = idle.begin
         elif variant == "wpm-no-stats":  # every append is dropped: nothing to fold
             sink: deque[float] = deque(maxlen=0)

@@ -131,12 +131,16 @@ class Profiler(ABC):
     """A profiling strategy: how a request's time gets attributed to functions."""
 
     name: str = "base"
-    interval: float = 0.005  # seconds between samples; the overhead guard may raise it
-    base_interval: float = 0.005  # as configured
-    every: int = 1  # profile one request in ``every`` (the overhead guard raises it)
     # Where a failure inside ``begin`` goes (the monitor's error log): begin never raises.
     report_error: Callable[[str, BaseException], None] = staticmethod(_unreported)
-    _counted: int = 0
+
+    def __init__(self, interval: float) -> None:
+        # Instance attributes, not class defaults: ``begin`` reads ``every`` on every request,
+        # and Python 3.11 specializes that read only for an attribute of the instance.
+        self.interval = interval  # seconds between samples; the overhead guard may raise it
+        self.base_interval = interval  # as configured
+        self.every = 1  # profile one request in ``every`` (the overhead guard raises it)
+        self._counted = 0
 
     @abstractmethod
     def begin(self, takeover: bool = True) -> Span:
@@ -196,7 +200,7 @@ class PyinstrumentProfiler(Profiler):
     name = "pyinstrument"
 
     def __init__(self, interval: float = 0.001) -> None:
-        self.interval = self.base_interval = interval
+        super().__init__(interval)
 
     def begin(self, takeover: bool = True) -> Span:
         started = _perf()

@@ -164,7 +164,7 @@ class SamplingProfiler(Profiler):
     name = "sampler"
 
     def __init__(self, interval: float = 0.005, trigger: float = 0.01) -> None:
-        self.interval = self.base_interval = interval
+        super().__init__(interval)
         self.trigger = trigger
         self.busy_seconds = 0.0  # time the sampler thread spent sampling (its overhead)
         # thread id or asyncio task -> its request. Cleared in place after a fork, never
