@@ -1,9 +1,9 @@
 """Instructions per request under valgrind's callgrind: a deterministic cost, unlike seconds.
 
 The machine is shared and noisy; instruction counts are the same run after run, so they show
-what each part of the monitor costs on the request path (Flask; Sanic, with its middleware
-machinery alone as a variant). For each variant the app serves N and N + 1000 requests; the
-difference / 1000 is the cost of one request (start-up cancels out).
+what each part of the monitor costs on the request path (Flask; Django's WSGI handler; Sanic,
+with its middleware machinery alone as a variant). For each variant the app serves N and
+N + 1000 requests; the difference / 1000 is the cost of one request (start-up cancels out).
 
     python bench/instructions.py          # needs valgrind (apt-get install valgrind)
 """
@@ -30,6 +30,10 @@ VARIANTS = {
     "wpm-no-profiler": "a profiler that does nothing (cost of start/stop)",
     "wpm-no-stats": "statistics switched off (cost of recording and folding the counters)",
 }
+DJANGO_VARIANTS = {
+    "django-plain": "the bare Django app (WSGI handler, sync view)",
+    "django-wpm": "the monitored app",
+}
 SANIC_VARIANTS = {
     "sanic-plain": "the bare Sanic app (ASGI)",
     "sanic-noop": "a request/response middleware pair that does nothing (Sanic's own cost)",
@@ -52,6 +56,18 @@ def _sanic_block(variant: str) -> Any:
         app.on_request(on_request, priority=10_000)
         app.on_response(on_response, priority=-10_000)
     return ASGIDriver(app, lifespan=True).block("/trivial")
+
+
+def _django_block(variant: str) -> Any:
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import override_settings
+
+    from bench.drivers import wsgi_block
+    from bench.variants import DJANGO_MIDDLEWARE, setup_django
+
+    setup_django()
+    with override_settings(MIDDLEWARE=DJANGO_MIDDLEWARE[variant.removeprefix("django-")]):
+        return wsgi_block(WSGIHandler(), "/sync/trivial")
 
 
 def _flask_block(variant: str) -> Any:
@@ -85,7 +101,9 @@ def _child(variant: str, count: int) -> None:
     import logging
 
     logging.disable(logging.CRITICAL)
-    block = _sanic_block(variant) if variant.startswith("sanic") else _flask_block(variant)
+    make = (_sanic_block if variant.startswith("sanic") else
+            _django_block if variant.startswith("django") else _flask_block)
+    block = make(variant)
     block(50)
     # Start-up objects out of the collector's sight: a full collection of them landing in one
     # variant's window would be counted as that variant's per-request cost.
@@ -108,7 +126,8 @@ def _instructions(variant: str, count: int) -> int:
 def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
-    for title, variants in (("Flask", VARIANTS), ("Sanic", SANIC_VARIANTS)):
+    for title, variants in (("Flask", VARIANTS), ("Django", DJANGO_VARIANTS),
+                            ("Sanic", SANIC_VARIANTS)):
         print(f"{title} /trivial, instructions per request (callgrind):")
         base = None
         for variant, meaning in variants.items():

@@ -34,7 +34,7 @@ def main() -> None:
                                  "cpus": os.cpu_count(), "started": time.time(), "quick": quick}
     if args.only in (None, "inprocess"):
         print("In-process overhead (ratio to plain, median of paired blocks [95% CI]):")
-        report["inprocess"] = inprocess.run(rounds=5 if quick else 21, scale=0.3 if quick else 1)
+        report["inprocess"] = inprocess.run(rounds=5 if quick else 31, scale=0.3 if quick else 1)
     if args.only in (None, "servers"):
         print("Real servers under wrk (-t1 -c8), 127.0.0.1:")
         report["servers"] = servers.run(rounds=1 if quick else 3, seconds=2 if quick else 5)

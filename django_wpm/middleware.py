@@ -25,10 +25,11 @@ from .conf import get_monitor
 
 
 def _route(request: HttpRequest) -> str:
-    match = getattr(request, "resolver_match", None)
+    match = request.resolver_match  # None until the URL resolved (and when it did not)
     if match is None:
         return UNMATCHED_ROUTE
-    return str(match.route or match._func_path)
+    route: str = match.route or match._func_path
+    return route
 
 
 def _record(request: HttpRequest, cap: int) -> RequestRecord:
