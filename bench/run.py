@@ -36,8 +36,8 @@ def main() -> None:
         print("In-process overhead (ratio to plain, median of paired blocks [95% CI]):")
         report["inprocess"] = inprocess.run(rounds=5 if quick else 31, scale=0.3 if quick else 1)
     if args.only in (None, "servers"):
-        print("Real servers under wrk (-t1 -c8), 127.0.0.1:")
-        report["servers"] = servers.run(rounds=1 if quick else 3, seconds=2 if quick else 5)
+        print("Real servers under wrk (-t1 -c8), 127.0.0.1, median of paired runs [95% CI]:")
+        report["servers"] = servers.run(rounds=3 if quick else 11, seconds=1 if quick else 2)
     if args.only in (None, "memory"):
         print("Memory:")
         report["memory"] = memory.run(total=20_000 if quick else 200_000)

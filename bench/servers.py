@@ -1,4 +1,8 @@
-"""Real servers under wrk on 127.0.0.1: throughput of the monitored app relative to plain."""
+"""Real servers under wrk on 127.0.0.1: throughput of the monitored app relative to plain.
+
+Per server, the plain and the monitored app run side by side and take turns under wrk in short
+runs; the median of the paired ratios, with a bootstrap 95% interval.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.inprocess import bootstrap_ci
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -25,6 +31,7 @@ SERVERS: dict[str, list[str]] = {
     "sanic": [str(BIN / "sanic"), "bench.server_apps:sanic", "--host", "127.0.0.1",
               "--port", "{port}", "--single-process", "--no-access-logs"],
 }
+VARIANTS = ["plain", "wpm"]
 PATHS = {"flask-gunicorn": {"trivial": "/trivial", "typical": "/typical"},
          "django-uvicorn": {"trivial": "/sync/trivial", "typical": "/sync/typical"},
          "sanic": {"trivial": "/trivial", "typical": "/typical"}}
@@ -55,7 +62,7 @@ def _wrk(url: str, seconds: int) -> float:
     return float(match.group(1))
 
 
-def _serve_and_measure(server: str, variant: str, seconds: int) -> dict[str, float]:
+def _serve(server: str, variant: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     argv = [part.format(port=port) for part in SERVERS[server]]
     env = {**os.environ, "BENCH_VARIANT": variant, "BENCH_SERVER": server.split("-")[0],
@@ -64,12 +71,42 @@ def _serve_and_measure(server: str, variant: str, seconds: int) -> dict[str, flo
                             stderr=subprocess.DEVNULL)
     try:
         _wait(port)
-        base = f"http://127.0.0.1:{port}"
-        _wrk(base + PATHS[server]["trivial"], 1)  # warm-up
-        return {name: _wrk(base + path, seconds) for name, path in PATHS[server].items()}
-    finally:
+    except BaseException:
         proc.terminate()
-        proc.wait(30)
+        raise
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _pair(server: str, rounds: int, seconds: int) -> dict[str, Any]:
+    """Plain and monitored servers up side by side, hit in alternating short runs.
+
+    Both live through the whole comparison, so a drift of the shared machine falls on both
+    alike; each round gives one paired ratio.
+    """
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    try:
+        for variant in VARIANTS:
+            servers[variant] = _serve(server, variant)
+        for variant in VARIANTS:  # warm-up
+            _wrk(servers[variant][1] + PATHS[server]["trivial"], 1)
+        results: dict[str, Any] = {}
+        for name, path in PATHS[server].items():
+            rps: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+            for r in range(rounds):
+                for variant in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:
+                    rps[variant].append(_wrk(servers[variant][1] + path, seconds))
+            ratios = [w / p for w, p in zip(rps["wpm"], rps["plain"], strict=True)]
+            low, high = bootstrap_ci(ratios)
+            results[name] = {
+                "plain_rps": statistics.median(rps["plain"]),
+                "wpm_rps": statistics.median(rps["wpm"]),
+                "throughput_ratio": statistics.median(ratios), "ci95": [low, high],
+                "ratios": ratios}
+        return results
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(30)
 
 
 def run(rounds: int, seconds: int) -> dict[str, Any]:
@@ -78,21 +115,9 @@ def run(rounds: int, seconds: int) -> dict[str, Any]:
         return {"skipped": "wrk not installed"}
     results: dict[str, Any] = {}
     for server in SERVERS:
-        rps: dict[str, dict[str, list[float]]] = {"plain": {}, "wpm": {}}
-        for r in range(rounds):
-            order = ["plain", "wpm"] if r % 2 == 0 else ["wpm", "plain"]
-            for variant in order:
-                for name, value in _serve_and_measure(server, variant, seconds).items():
-                    rps[variant].setdefault(name, []).append(value)
-        results[server] = {}
-        for name in PATHS[server]:
-            ratios = [w / p for w, p in zip(rps["wpm"][name], rps["plain"][name], strict=True)]
-            results[server][name] = {
-                "plain_rps": statistics.median(rps["plain"][name]),
-                "wpm_rps": statistics.median(rps["wpm"][name]),
-                "throughput_ratio": statistics.median(ratios), "ratios": ratios}
-            row = results[server][name]
+        results[server] = _pair(server, rounds, seconds)
+        for name, row in results[server].items():
             print(f"  {server:<15} {name:<8} plain {row['plain_rps']:8.0f} req/s   wpm "
-                  f"{row['wpm_rps']:8.0f} req/s   {row['throughput_ratio'] * 100:5.1f}% of plain",
-                  flush=True)
+                  f"{row['wpm_rps']:8.0f} req/s   {row['throughput_ratio'] * 100:5.1f}% of plain "
+                  f"[{row['ci95'][0] * 100:.1f}-{row['ci95'][1] * 100:.1f}]", flush=True)
     return results
