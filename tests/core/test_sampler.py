@@ -176,6 +176,19 @@ def test_overhead_guard_judges_the_process_time_not_the_span(
     assert "backoff" not in caplog.text
 
 
+def test_the_next_request_on_a_thread_replaces_an_abandoned_one(
+        monitor: PerformanceMonitor) -> None:
+    """A response nobody closed leaves its request registered; the thread's next request takes
+    its place, so its frames are never charged to the abandoned one."""
+    abandoned = monitor.begin()
+    result = profile_of(monitor, busy_alpha)  # the next request on this thread
+    assert "busy_alpha" in (result.render_text() or "")
+    late = monitor._stop_profile(abandoned[1], keep=True)
+    assert late is not None and late.session is None
+    assert "discarded" in (late.note or "")
+    assert monitor._profiler._runs == {}  # type: ignore[attr-defined]
+
+
 def test_a_request_that_never_ends_is_forgotten(monitor: PerformanceMonitor) -> None:
     """A cancelled request task (client gone) or a finished thread never calls finish: the
     sampler drops its registration instead of keeping (and sampling) it forever."""
