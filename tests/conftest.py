@@ -64,8 +64,8 @@ def make_monitor(report_dir: Path) -> Iterator[Callable[..., PerformanceMonitor]
         return monitor
 
     yield make
-    for monitor in monitors:
-        monitor.close(timeout=5)
+    for monitor in monitors:  # final: the sampler thread stops too
+        monitor.close(timeout=5, final=True)
 
 
 @pytest.fixture

@@ -257,26 +257,27 @@ class SamplingProfiler(Profiler):
     def _start_thread(self) -> None:
         with self._lock:
             if self._thread is None and not self._stopped:
-                self._thread = threading.Thread(target=self._loop, name="wpm-sampler",
-                                                daemon=True)
+                self._thread = threading.Thread(target=_sampler_thread, args=(weakref.ref(self),),
+                                                name="wpm-sampler", daemon=True)
                 self._thread.start()
 
-    def _loop(self) -> None:
-        # Each wake-up takes the GIL from the application, so the thread sleeps until the
-        # oldest running request reaches the trigger, and only then every ``interval``.
-        while not self._stopped:
-            runs = list(self._runs.items())
-            now = _perf()
-            due = [(key, run) for key, run in runs if now - run[0] >= self.trigger]
-            if due:
-                self._sample(due, now)
-                self.busy_seconds += _perf() - now
-                time.sleep(self.interval)
-            elif runs:
-                oldest = min(run[0] for _, run in runs)
-                time.sleep(max(self.trigger - (now - oldest), 0.001))
-            else:
-                time.sleep(self.trigger)
+    def _tick(self) -> float:
+        """One wake-up: sample the requests past the trigger; how long to sleep next.
+
+        Each wake-up takes the GIL from the application, so the thread sleeps until the oldest
+        running request reaches the trigger, and only then every ``interval``.
+        """
+        runs = list(self._runs.items())
+        now = _perf()
+        due = [(key, run) for key, run in runs if now - run[0] >= self.trigger]
+        if due:
+            self._sample(due, now)
+            self.busy_seconds += _perf() - now
+            return self.interval
+        if runs:
+            oldest = min(run[0] for _, run in runs)
+            return max(self.trigger - (now - oldest), 0.001)
+        return self.trigger
 
     def _sample(self, due: list[tuple[Any, _Run]], now: float) -> None:
         frames = sys._current_frames()
@@ -312,6 +313,18 @@ class SamplingProfiler(Profiler):
 
     def close(self) -> None:
         self._stopped = True
+
+
+def _sampler_thread(ref: weakref.ref[SamplingProfiler]) -> None:
+    """The sampler thread's life. It holds its profiler only while awake: a profiler nobody
+    uses any more (its monitor reconfigured or dropped) is freed, and the thread ends."""
+    while True:
+        sampler = ref()
+        if sampler is None or sampler._stopped:
+            return
+        pause = sampler._tick()
+        del sampler
+        time.sleep(pause)
 
 
 _samplers: weakref.WeakSet[SamplingProfiler] = weakref.WeakSet()

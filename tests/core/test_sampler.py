@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import sys
 import threading
@@ -138,6 +139,18 @@ def test_sampler_restarts_in_a_forked_worker(monitor: PerformanceMonitor) -> Non
     text = queue.get(timeout=30)
     child.join(30)
     assert "busy_alpha" in text
+
+
+def test_a_sampler_nobody_uses_any_more_ends_its_thread() -> None:
+    """A monitor reconfigured or dropped must not leave a thread waking 100 times a second."""
+    profiler = sampler_module.SamplingProfiler(interval=0.005, trigger=0.01)
+    profiler.discard(profiler.begin()[1], None)  # the first request starts the thread
+    thread = profiler._thread
+    assert thread is not None and thread.is_alive()
+    del profiler
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_overhead_guard_backs_off_and_says_so(make_monitor: Callable[..., PerformanceMonitor],
