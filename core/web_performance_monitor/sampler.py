@@ -168,7 +168,8 @@ class SamplingProfiler(Profiler):
         self.trigger = trigger
         self.busy_seconds = 0.0  # time the sampler thread spent sampling (its overhead)
         # thread id or asyncio task -> its request. Cleared in place after a fork, never
-        # replaced: ``discard`` is its bound ``pop``.
+        # replaced: ``discard`` is its bound ``pop``, by key (a server closes a response before
+        # its thread's next request; a response closed after that would release the newer one).
         self._runs: dict[Any, _Run] = {}
         self.discard = self._runs.pop  # type: ignore[assignment]
         self._thread: threading.Thread | None = None
