@@ -60,9 +60,10 @@ def _record(request: HttpRequest, cap: int) -> RequestRecord:
     )
 
 
-def _describe(subject: tuple[PerformanceMonitor, HttpRequest, int | None]) -> SlowDetails:
-    """A slow request's details (``subject``: the monitor, the request, its status)."""
-    monitor, request, status = subject
+def _describe(monitor: PerformanceMonitor,
+              subject: tuple[HttpRequest, int | None]) -> SlowDetails:
+    """A slow request's details (``subject``: the request and its status)."""
+    request, status = subject
     return SlowDetails(path=request.path, route=_route(request), status=status,
                        record=_record(request, monitor.config.max_body_bytes))
 
@@ -70,7 +71,7 @@ def _describe(subject: tuple[PerformanceMonitor, HttpRequest, int | None]) -> Sl
 def _finish(monitor: PerformanceMonitor, span: Span, request: HttpRequest, status: int | None,
             error: BaseException | None) -> None:
     monitor.finish(span, "request", request.method or "GET", _route(request), error, _describe,
-                   (monitor, request, None if error is not None else status))
+                   (request, None if error is not None else status))
 
 
 def _complete(monitor: PerformanceMonitor, span: Span, request: HttpRequest,

@@ -60,12 +60,12 @@ class WPMState:
         route = request.route  # request.uri_template, without its property call
         monitor.finish(span, "request", request.method,
                        f"/{route.path}" if route is not None else UNMATCHED_ROUTE, None,
-                       _describe, (monitor, request, response.status))
+                       _describe, (request, response.status))
 
 
-def _describe(subject: tuple[PerformanceMonitor, Request, int]) -> SlowDetails:
-    """A slow request's details (``subject``: the monitor, the request, its status)."""
-    monitor, request, status = subject
+def _describe(monitor: PerformanceMonitor, subject: tuple[Request, int]) -> SlowDetails:
+    """A slow request's details (``subject``: the request and its status)."""
+    request, status = subject
     return SlowDetails(path=request.path, route=request.uri_template, status=status,
                        record=_record(request, monitor.config.max_body_bytes))
 

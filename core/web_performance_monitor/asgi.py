@@ -68,7 +68,7 @@ class PerformanceMiddleware:
         status: int | None = None
         span = monitor.begin()
 
-        def describe(_: None) -> SlowDetails:
+        def describe(_monitor: PerformanceMonitor, _: None) -> SlowDetails:
             return SlowDetails(path=scope.get("path", ""), route=route_of(scope), status=status,
                                record=record_from_scope(scope, bytes(kept), seen, cap))
 

@@ -31,9 +31,9 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
 
     endpoint = name or f"{func.__module__}.{func.__qualname__}"
 
-    def describe(subject: tuple[PerformanceMonitor, tuple[Any, ...], dict[str, Any]]
-                 ) -> SlowDetails:
-        monitor, args, kwargs = subject
+    def describe(monitor: PerformanceMonitor,
+                 subject: tuple[tuple[Any, ...], dict[str, Any]]) -> SlowDetails:
+        args, kwargs = subject
         return SlowDetails(path=endpoint, route=endpoint,
                            call=describe_call(func, args, kwargs, monitor.masker))
 
@@ -52,7 +52,7 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
                 raise
             finally:
                 monitor.finish(span, "function", "CALL", endpoint, error, describe,
-                               (monitor, args, kwargs), threshold)
+                               (args, kwargs), threshold)
 
         return async_wrapper  # type: ignore[return-value]
 
@@ -70,6 +70,6 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
             raise
         finally:
             monitor.finish(span, "function", "CALL", endpoint, error, describe,
-                           (monitor, args, kwargs), threshold)
+                           (args, kwargs), threshold)
 
     return wrapper  # type: ignore[return-value]

@@ -14,7 +14,7 @@ class SlowDetails:
     """What an adapter tells about a request or call once it is known to be slow.
 
     Fast requests never build one: the request path passes only the endpoint, and a
-    ``describe(subject)`` callable that the monitor calls for slow ones.
+    ``describe(monitor, subject)`` callable that the monitor calls for slow ones.
     """
 
     path: str

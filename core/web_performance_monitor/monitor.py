@@ -58,7 +58,8 @@ class RateLimit:
 
 __all__ = ["PerformanceMonitor", "Span", "describe_call"]
 
-Describe = Callable[[Any], SlowDetails]
+# ``describe(monitor, subject)``: the monitor passes itself (its config, its masker).
+Describe = Callable[["PerformanceMonitor", Any], SlowDetails]
 
 
 @dataclass(slots=True)
@@ -190,7 +191,7 @@ class PerformanceMonitor:
         """End a span: decide slow or not, keep the profile only if slow, hand off. Never raises.
 
         ``where`` is the route template (or the raw path, or a function's name): all a fast
-        request needs. ``describe(subject)`` tells the rest, and is only called when slow.
+        request needs. ``describe(self, subject)`` tells the rest, and is only called when slow.
         """
         end = _perf()
         start, run, overhead = span
@@ -222,7 +223,7 @@ class PerformanceMonitor:
         kind, _, where = key
         details = SlowDetails(path=where)
         with self.errors.guard("capturing request data"):
-            details = describe(subject)
+            details = describe(self, subject)
         alert = self.config.is_url_alertable(details.path, details.route)
         profile = self._stop_profile(run, alert)
         if not alert:

@@ -106,7 +106,7 @@ def record_from_environ(environ: dict[str, Any], route: str | None) -> RequestRe
     )
 
 
-def describe(environ: dict[str, Any]) -> SlowDetails:
+def describe(monitor: PerformanceMonitor, environ: dict[str, Any]) -> SlowDetails:
     """A slow request's details, read from its environ."""
     status = environ.get(STATUS_KEY)
     try:
