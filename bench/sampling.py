@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.workloads import fib
-from web_performance_monitor.sampler import SamplingProfiler
+from web_performance_monitor.profiling import SamplingProfiler
 
 INTERVAL = 0.005
 

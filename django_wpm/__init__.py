@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from web_performance_monitor.decorator import monitored
+from web_performance_monitor.adapter import monitored
 
 from .conf import get_monitor
 

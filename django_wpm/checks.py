@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core import checks
 
 from web_performance_monitor import Config, ConfigError
-from web_performance_monitor.config import FIELD_NAMES, check_field, suggest_key
+from web_performance_monitor.adapter import FIELD_NAMES, check_field, suggest_key
 
 from .conf import label, load_config, user_settings
 

@@ -15,11 +15,16 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 
 from web_performance_monitor import PerformanceMonitor, RequestRecord
-from web_performance_monitor.events import SlowDetails
-from web_performance_monitor.monitor import Span
-from web_performance_monitor.profiling import request_boundary
-from web_performance_monitor.request import UNMATCHED_ROUTE, wsgi_text
-from web_performance_monitor.streaming import once, timed_aiter, timed_iter
+from web_performance_monitor.adapter import (
+    UNMATCHED_ROUTE,
+    SlowDetails,
+    Span,
+    once,
+    request_boundary,
+    timed_aiter,
+    timed_iter,
+    wsgi_text,
+)
 
 from .conf import get_monitor
 

@@ -9,29 +9,23 @@ Every ``Config`` field is read from ``app.config["WPM_<FIELD>"]`` once, at ``ini
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, got_request_exception, request
+from flask import Flask, got_request_exception, request
 
 from web_performance_monitor import Config, PerformanceMonitor
-from web_performance_monitor.request import UNMATCHED_ROUTE
-from web_performance_monitor.wsgi import BODY_COMPLETE_KEY, ROUTE_KEY, STATUS_KEY, WSGIMiddleware
+from web_performance_monitor.adapter import (
+    BODY_COMPLETE_KEY,
+    ROUTE_KEY,
+    STATUS_KEY,
+    UNMATCHED_ROUTE,
+    WSGIMiddleware,
+)
 
 from .cli import wpm_cli
+from .state import EXTENSION_KEY, WPMState, get_monitor
 
-__all__ = ["UNMATCHED_ROUTE", "WPM", "FlaskMiddleware", "WPMState"]
-
-EXTENSION_KEY = "wpm"
-
-
-@dataclass
-class WPMState:
-    """What ``app.extensions["wpm"]`` holds: this app's own monitor."""
-
-    extension: WPM
-    monitor: PerformanceMonitor
-
+__all__ = ["WPM", "FlaskMiddleware", "WPMState"]
 
 class FlaskMiddleware(WSGIMiddleware):
     """The WSGI middleware, reading Flask's request facts where they cost least.
@@ -92,7 +86,7 @@ class WPM:
         config = Config.from_prefixed(
             app.config, label=lambda name: f'app.config["WPM_{name.upper()}"]')
         monitor = PerformanceMonitor(config)
-        app.extensions[EXTENSION_KEY] = WPMState(self, monitor)
+        app.extensions[EXTENSION_KEY] = WPMState(monitor)
         app.wsgi_app = FlaskMiddleware(app.wsgi_app, monitor)  # type: ignore[method-assign]
         # Only sent for failures: costs nothing on other requests.
         got_request_exception.connect(_note_failure, app, weak=False)
@@ -101,9 +95,7 @@ class WPM:
     @staticmethod
     def get_monitor(app: Flask | None = None) -> PerformanceMonitor:
         """The monitor of ``app`` (default: the current app)."""
-        target = app if app is not None else current_app
-        state: WPMState = target.extensions[EXTENSION_KEY]
-        return state.monitor
+        return get_monitor(app)
 
     @property
     def monitor(self) -> PerformanceMonitor:

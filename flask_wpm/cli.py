@@ -5,23 +5,17 @@ from __future__ import annotations
 import json
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
-from web_performance_monitor import PerformanceMonitor
+from .state import get_monitor
 
 wpm_cli = AppGroup("wpm", help="web-performance-monitor: test alerts, show configuration.")
-
-
-def _monitor() -> PerformanceMonitor:
-    monitor: PerformanceMonitor = current_app.extensions["wpm"].monitor
-    return monitor
 
 
 @wpm_cli.command("test-alert")
 def test_alert() -> None:
     """Send a test alert through every enabled notifier."""
-    result = _monitor().test_alert_system()
+    result = get_monitor().test_alert_system()
     for name, ok in result["notifier_results"].items():
         click.echo(f"{name}: {'ok' if ok else 'FAILED'}")
     if not result["success"]:
@@ -33,4 +27,4 @@ def test_alert() -> None:
 @wpm_cli.command("config")
 def show_config() -> None:
     """Print the effective configuration (secrets masked) as JSON."""
-    click.echo(json.dumps(_monitor().config.as_dict(), indent=2, sort_keys=True))
+    click.echo(json.dumps(get_monitor().config.as_dict(), indent=2, sort_keys=True))

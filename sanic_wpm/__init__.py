@@ -12,15 +12,13 @@ flushes and closes it, and request/response middleware. State lives on ``app.ctx
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sanic import HTTPResponse, Request, Sanic
 
 from web_performance_monitor import Config, PerformanceMonitor, RequestRecord
-from web_performance_monitor.events import SlowDetails
-from web_performance_monitor.monitor import Span
-from web_performance_monitor.request import UNMATCHED_ROUTE
+from web_performance_monitor.adapter import UNMATCHED_ROUTE, SlowDetails, Span
 
 __all__ = ["WPM", "WPMState"]
 
@@ -44,7 +42,6 @@ class WPMState:
 
     config: Config
     monitor: PerformanceMonitor | None = None
-    extension: WPM | None = field(default=None, repr=False)
 
     async def on_request(self, request: Request) -> None:
         monitor = self.monitor
@@ -96,7 +93,7 @@ class WPM:
             raise RuntimeError("WPM is already registered on this Sanic app.")
         config = Config.from_prefixed(  # never overwrites what the user or SANIC_WPM_* set
             app.config, label=lambda name: f"app.config.WPM_{name.upper()}")
-        app.ctx.wpm = state = WPMState(config=config, extension=self)
+        app.ctx.wpm = state = WPMState(config=config)
         app.register_listener(self._start, "before_server_start")
         app.register_listener(self._stop, "after_server_stop")
         app.on_request(state.on_request, priority=_PRIORITY)
@@ -104,10 +101,14 @@ class WPM:
 
     @staticmethod
     def get_monitor(app: AnySanic) -> PerformanceMonitor:
-        monitor = app.ctx.wpm.monitor
+        state: WPMState | None = getattr(app.ctx, "wpm", None)
+        if state is None:
+            raise RuntimeError(f"the Sanic app {app.name!r} is not registered with WPM: did you "
+                               "forget to call WPM(app) or wpm.init_app(app)?")
+        monitor = state.monitor
         if monitor is None:
             raise RuntimeError("the monitor starts with the server (before_server_start)")
-        return monitor  # type: ignore[no-any-return]
+        return monitor
 
     @staticmethod
     async def _start(app: AnySanic) -> None:

@@ -4,10 +4,15 @@ The framework-agnostic core. ``flask_wpm``, ``django_wpm`` and ``sanic_wpm`` ada
 frameworks; the WSGI middleware and the decorator cover everything else.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .config import Config, ConfigError
 from .monitor import PerformanceMonitor
 from .request import RequestRecord
 
-__version__ = "2.0.0.dev0"
+try:  # one source of truth: pyproject.toml, through the installed metadata
+    __version__ = version("web-performance-monitor")
+except PackageNotFoundError:  # pragma: no cover - imported from a source tree, not installed
+    __version__ = "0+unknown"
 
 __all__ = ["Config", "ConfigError", "PerformanceMonitor", "RequestRecord", "__version__"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .log import MASK, register_secret
+from .masking import MASK
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -71,7 +71,7 @@ def env_label(name: str) -> str:
 # the value came from a text source (env, file, settings) where "1.5" or "yes" are legitimate.
 
 
-def _describe(value: Any) -> str:
+def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -86,9 +86,9 @@ def _number(*, integer: bool = False, positive: bool = False, at_most: float | N
             try:
                 value = int(value) if integer else float(value)
             except ValueError:
-                raise ValueError(f"expected {expected}, got {_describe(value)}") from None
+                raise ValueError(f"expected {expected}, got {_shown(value)}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float) if not integer else int):
-            raise ValueError(f"expected {expected}, got {_describe(value)}")
+            raise ValueError(f"expected {expected}, got {_shown(value)}")
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"expected {expected}, got {value!r}")
         if value < 0 or (positive and value == 0) or (at_most is not None and value > at_most):
@@ -114,7 +114,7 @@ def _boolean(value: Any, text: bool) -> bool:
             return True
         if word in _FALSE:
             return False
-    raise ValueError(f"expected true/false (also 1/0, yes/no, on/off), got {_describe(value)}")
+    raise ValueError(f"expected true/false (also 1/0, yes/no, on/off), got {_shown(value)}")
 
 
 def _optional_text(*, secret: bool = False) -> Any:
@@ -122,7 +122,7 @@ def _optional_text(*, secret: bool = False) -> Any:
         if value is None or (text and value == ""):
             return None
         if not isinstance(value, str) or not value.strip():
-            shown = type(value).__name__ if secret else _describe(value)
+            shown = type(value).__name__ if secret else _shown(value)
             raise ValueError(f"expected a non-empty string or None, got {shown}")
         return str(value).strip()
 
@@ -131,7 +131,7 @@ def _optional_text(*, secret: bool = False) -> Any:
 
 def _text(value: Any, text: bool) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"expected a non-empty string, got {_describe(value)}")
+        raise ValueError(f"expected a non-empty string, got {_shown(value)}")
     return value
 
 
@@ -164,12 +164,12 @@ def _string_list(value: Any, text: bool) -> list[str]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise ValueError(
             f"expected a list of strings (in text: comma-separated or a JSON list), "
-            f"got {_describe(value)}"
+            f"got {_shown(value)}"
         )
     items = list(value)
     for item in items:
         if not isinstance(item, str):
-            raise ValueError(f"expected a list of strings, got item {_describe(item)}")
+            raise ValueError(f"expected a list of strings, got item {_shown(item)}")
     return items
 
 
@@ -186,7 +186,7 @@ def _regex_list(value: Any, text: bool) -> list[str]:
 def _log_level(value: Any, text: bool) -> str:
     if isinstance(value, str) and value.strip().upper() in _LOG_LEVELS:
         return value.strip().upper()
-    raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}, got {_describe(value)}")
+    raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}, got {_shown(value)}")
 
 
 def _store_url(value: Any, text: bool) -> str | None:
@@ -197,7 +197,7 @@ def _store_url(value: Any, text: bool) -> str | None:
     if scheme not in _STORE_SCHEMES:
         raise ValueError(
             "expected sqlite:///path/alerts.db, redis://host:6379/0 or memory://, "
-            f"got {_describe(value)}"
+            f"got {_shown(value)}"
         )
     if scheme == "sqlite" and not value.split("://", 1)[-1].strip("/"):
         raise ValueError(f"expected sqlite:///path/alerts.db with a file path, got {value!r}")
@@ -208,7 +208,7 @@ def _choice(*options: str) -> Any:
     def check(value: Any, text: bool) -> str:
         if value in options:
             return str(value)
-        raise ValueError(f"expected one of {', '.join(options)}, got {_describe(value)}")
+        raise ValueError(f"expected one of {', '.join(options)}, got {_shown(value)}")
 
     return check
 
@@ -390,7 +390,6 @@ class Config:
                     raise ConfigError(
                         label(name), "required when enable_mattermost is true (got nothing)"
                     )
-        register_secret(self.mattermost_token)
         self._blacklist = _compile(self.url_blacklist)
         self._whitelist = _compile(self.url_whitelist)
 

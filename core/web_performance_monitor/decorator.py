@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .events import SlowDetails
+from .masking import Masker
 from .profiling import request_boundary
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
     The monitor is looked up at each call, so adapters whose monitor follows settings
     (``django_wpm`` under ``override_settings``) can share this wrapper.
     """
-    from .monitor import describe_call
-
     endpoint = name or f"{func.__module__}.{func.__qualname__}"
 
     def describe(monitor: PerformanceMonitor,
@@ -73,3 +72,23 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
                            (args, kwargs), threshold)
 
     return wrapper  # type: ignore[return-value]
+
+
+def describe_call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                  masker: Masker) -> dict[str, Any]:
+    """The function's name and its arguments (masked by parameter name, reprs clipped)."""
+    info: dict[str, Any] = {"function": f"{func.__module__}.{func.__qualname__}"}
+    try:
+        bound = inspect.signature(func).bind_partial(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        bound = {f"arg{i}": a for i, a in enumerate(args)} | kwargs
+    for key, value in bound.items():
+        if masker.is_sensitive(key):
+            info[f"argument {key}"] = "********"
+            continue
+        try:
+            text = repr(value)
+        except Exception as exc:
+            text = f"<repr failed: {type(exc).__name__}>"
+        info[f"argument {key}"] = text if len(text) <= 300 else text[:300] + "..."
+    return info

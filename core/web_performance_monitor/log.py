@@ -14,45 +14,27 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .masking import scrub, secrets_registered
+
 LOGGER_NAME = "web_performance_monitor"
-MASK = "********"
 
 logger = logging.getLogger(LOGGER_NAME)
 logger.addHandler(logging.NullHandler())
 
 
 class _SecretFilter(logging.Filter):
-    """Replaces known secret values in every record of the library's logger."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: frozenset[str] = frozenset()
+    """Replaces registered secret values (``masking.register_secret``) in every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        if secrets_registered():
             message = record.getMessage()
-            if any(secret in message for secret in self.secrets):
-                for secret in self.secrets:
-                    message = message.replace(secret, MASK)
-                record.msg, record.args = message, None
+            masked = scrub(message)
+            if masked != message:
+                record.msg, record.args = masked, None
         return True
 
 
-_secret_filter = _SecretFilter()
-logger.addFilter(_secret_filter)
-
-
-def register_secret(value: str | None) -> None:
-    """Make sure ``value`` never appears in a log line of this library (tokens, passwords)."""
-    if value and len(value) >= 4:
-        _secret_filter.secrets = _secret_filter.secrets | {value}
-
-
-def scrub(text: str) -> str:
-    """``text`` with every registered secret replaced by the mask."""
-    for secret in _secret_filter.secrets:
-        text = text.replace(secret, MASK)
-    return text
+logger.addFilter(_SecretFilter())
 
 
 class ErrorLog:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .log import MASK
+MASK = "********"
 
 DEFAULT_SENSITIVE_KEYS: tuple[str, ...] = (
     "password", "passwd", "pwd", "secret", "token", "auth", "api_key", "apikey", "api-key",
@@ -19,6 +19,27 @@ DEFAULT_SENSITIVE_KEYS: tuple[str, ...] = (
 )
 
 _MAX_DEPTH = 32
+# Secret values the configuration holds (tokens): replaced wherever text leaves the process.
+_secrets: frozenset[str] = frozenset()
+
+
+def register_secret(value: str | None) -> None:
+    """Make sure ``value`` never appears in a log line or message of this library."""
+    global _secrets
+    if value and len(value) >= 4:
+        _secrets = _secrets | {value}
+
+
+def secrets_registered() -> bool:
+    return bool(_secrets)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every registered secret replaced by the mask."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
 
 
 class Masker:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import inspect
 import os
 import threading
 import time
@@ -19,45 +18,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
+from .asgi import PerformanceMiddleware
+from .backoff import OverheadBackoff
 from .config import Config
+from .decorator import monitored
 from .events import SlowDetails, SlowEvent
-from .guard import OverheadGuard
-from .log import ErrorLog, logger, scrub
-from .masking import Masker
-from .notifiers import LocalFileNotifier, MattermostNotifier, Notifier
+from .log import ErrorLog, logger
+from .masking import Masker, register_secret, scrub
+from .notifiers import Notifier, open_notifiers
 from .profiling import Profiler, ProfileResult, Span, make_profiler
+from .ratelimit import MAX_REPORTS_PER_MINUTE, RateLimit
 from .report import build_alert
 from .stats import CHECK_EVERY, EndpointKey, Stats, endpoint_name
 from .store import AlertStore, Claim, MemoryStore, open_store
 from .worker import BackgroundWorker
+from .wsgi import WSGIMiddleware
+
+__all__ = ["PerformanceMonitor"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _perf = time.perf_counter
-MAX_REPORTS_PER_MINUTE = 30
-
-
-class RateLimit:
-    """A token bucket: at most ``count`` takes per ``period`` seconds (background thread only)."""
-
-    def __init__(self, count: int, period: float) -> None:
-        self.count = count
-        self.period = period
-        self._tokens = float(count)
-        self._last = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self.count, self._tokens + (now - self._last) * self.count / self.period)
-        self._last = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
-
-
-__all__ = ["PerformanceMonitor", "Span", "describe_call"]
-
 # ``describe(monitor, subject)``: the monitor passes itself (its config, its masker).
 Describe = Callable[["PerformanceMonitor", Any], SlowDetails]
 
@@ -83,7 +64,7 @@ class PerformanceMonitor:
         # Read by every middleware on every request (a plain attribute: no property call);
         # change it through disable_monitoring() / enable_monitoring().
         self.enabled = True
-        self._guard = OverheadGuard()
+        self._backoff = OverheadBackoff()
         self._sampler_busy = 0.0
         self._report_budget = RateLimit(MAX_REPORTS_PER_MINUTE, 60.0)
         self._extra_notifiers: list[Notifier] = []
@@ -93,7 +74,8 @@ class PerformanceMonitor:
         self._overheads = self.stats.overheads
         self._fallback_store = MemoryStore()
         self._profiler = self._new_profiler(self.config)
-        self._worker = BackgroundWorker(self._handle, self.config.notify_queue_size)
+        self._worker = BackgroundWorker(self._handle, self.config.notify_queue_size,
+                                        report_error=self.errors.report)
         _live_monitors.add(self)
 
     # --- configuration -------------------------------------------------------------------
@@ -109,19 +91,10 @@ class PerformanceMonitor:
 
     def _build(self, config: Config) -> _Parts:
         logger.setLevel(config.log_level)
-        notifiers: list[Notifier] = []
-        if config.enable_local_file:
-            notifiers.append(LocalFileNotifier(config.local_output_dir,
-                                               config.report_retention_count,
-                                               config.report_retention_days))
-        if config.enable_mattermost:
-            assert config.mattermost_server_url and config.mattermost_token
-            assert config.mattermost_channel_id
-            notifiers.append(MattermostNotifier(config.mattermost_server_url,
-                                                config.mattermost_token,
-                                                config.mattermost_channel_id,
-                                                config.mattermost_timeout_seconds))
-        notifiers.extend(self._extra_notifiers)
+        register_secret(config.mattermost_token)
+        notifiers = [*open_notifiers(config), *self._extra_notifiers]
+        for notifier in notifiers:
+            notifier.report_error = self.errors.report
         return _Parts(config, Masker(config.sensitive_keys),
                       open_store(config.alert_store_url, config.local_output_dir), notifiers)
 
@@ -142,7 +115,7 @@ class PerformanceMonitor:
         self._threshold = new.config.threshold_seconds
         old_profiler, self._profiler = self._profiler, self._new_profiler(new.config)
         old_profiler.close()
-        self._guard, self._sampler_busy = OverheadGuard(), 0.0
+        self._backoff, self._sampler_busy = OverheadBackoff(), 0.0
         self._worker.flush(timeout=5)
         with self.errors.guard("closing the previous configuration"):
             old.store.close()
@@ -157,6 +130,7 @@ class PerformanceMonitor:
         """
         if notifier in self._extra_notifiers:
             return
+        notifier.report_error = self.errors.report
         self._extra_notifiers.append(notifier)
         self._parts.notifiers.append(notifier)
 
@@ -258,7 +232,7 @@ class PerformanceMonitor:
         spent = overhead["recent_monitor_seconds"] + busy - self._sampler_busy
         self._sampler_busy = busy
         share = spent / max(overhead["recent_wall_seconds"], 1e-9)
-        change = self._guard.adjust(share, self.config.max_performance_overhead, self._profiler)
+        change = self._backoff.adjust(share, self.config.max_performance_overhead, self._profiler)
         if change is not None:
             logger.warning("web_performance_monitor: %s", change)
 
@@ -325,14 +299,10 @@ class PerformanceMonitor:
 
         ``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``
         """
-        from .wsgi import WSGIMiddleware
-
         return functools.partial(WSGIMiddleware, monitor=self)
 
     def create_asgi_middleware(self) -> Callable[[Any], Any]:
         """An ASGI 3 middleware factory: ``app = monitor.create_asgi_middleware()(app)``."""
-        from .asgi import PerformanceMiddleware
-
         return functools.partial(PerformanceMiddleware, monitor=self)
 
     @overload
@@ -351,8 +321,6 @@ class PerformanceMonitor:
         name: str | None = None,
     ) -> F | Callable[[F], F]:
         """Monitor a function (sync or async); return values and exceptions pass unchanged."""
-        from .decorator import monitored
-
         def this() -> PerformanceMonitor:
             return self
 
@@ -368,7 +336,7 @@ class PerformanceMonitor:
         stats["alerts_dropped"] = self._worker.dropped
         stats["internal_errors"] = dict(self.errors.counts)
         stats["overhead_stats"].update(
-            backoff_level=self._guard.level, profiled_fraction=1 / self._profiler.every,
+            backoff_level=self._backoff.level, profiled_fraction=1 / self._profiler.every,
             profiler=self._profiler.name, profiler_interval=self._profiler.interval,
             sampler_busy_seconds=float(getattr(self._profiler, "busy_seconds", 0.0)))
         return stats
@@ -428,28 +396,7 @@ _live_monitors: weakref.WeakSet[PerformanceMonitor] = weakref.WeakSet()
 
 @atexit.register
 def _close_all() -> None:
+    """At interpreter exit: flush every live monitor's pending alerts, through its error log."""
     for monitor in list(_live_monitors):
-        try:
+        with monitor.errors.guard("closing at exit"):
             monitor.close(timeout=5, final=True)
-        except Exception:
-            pass
-
-
-def describe_call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                  masker: Masker) -> dict[str, Any]:
-    """The function's name and its arguments (masked by parameter name, reprs clipped)."""
-    info: dict[str, Any] = {"function": f"{func.__module__}.{func.__qualname__}"}
-    try:
-        bound = inspect.signature(func).bind_partial(*args, **kwargs).arguments
-    except (TypeError, ValueError):
-        bound = {f"arg{i}": a for i, a in enumerate(args)} | kwargs
-    for key, value in bound.items():
-        if masker.is_sensitive(key):
-            info[f"argument {key}"] = "********"
-            continue
-        try:
-            text = repr(value)
-        except Exception as exc:
-            text = f"<repr failed: {type(exc).__name__}>"
-        info[f"argument {key}"] = text if len(text) <= 300 else text[:300] + "..."
-    return info

@@ -10,13 +10,10 @@ from __future__ import annotations
 import html
 import importlib.metadata
 import json
-import os
 import platform
 import re
 import socket
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -220,46 +217,3 @@ def build_alert(event: SlowEvent, masker: Masker, trace_headers: list[str],
         trace=trace,
         hot_frames=hot,
     )
-
-
-def write_atomically(directory: str, filename: str, content: bytes, mode: int = 0o640) -> str:
-    """Write ``content`` to ``directory/filename`` via a temp file and rename; returns the path."""
-    if os.path.basename(filename) != filename or filename.startswith("."):
-        raise ValueError(f"unsafe report file name {filename!r}")
-    os.makedirs(directory, exist_ok=True)
-    target = os.path.join(directory, filename)
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".wpm-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(content)
-        os.replace(temp, target)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-    return target
-
-
-def prune_reports(directory: str, keep: int, max_age_days: float) -> int:
-    """Delete this library's oldest reports beyond ``keep`` files or ``max_age_days`` (0 = off)."""
-    entries = []
-    with os.scandir(directory) as it:
-        for entry in it:
-            if entry.name.startswith(REPORT_PREFIX) and entry.name.endswith(REPORT_SUFFIX):
-                try:
-                    entries.append((entry.stat().st_mtime, entry.path))
-                except OSError:
-                    continue
-    entries.sort(reverse=True)
-    cutoff = time.time() - max_age_days * 86400 if max_age_days else None
-    doomed = [path for i, (mtime, path) in enumerate(entries)
-              if (keep and i >= keep) or (cutoff is not None and mtime < cutoff)]
-    for path in doomed:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-    return len(doomed)

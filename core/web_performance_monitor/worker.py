@@ -16,20 +16,25 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from .log import logger
-
 _STOP = object()
 
 
+def _unreported(what: str, exc: BaseException) -> None:
+    """When no error log is connected."""
+
+
 class BackgroundWorker:
-    def __init__(self, handle: Callable[[Any], None], maxsize: int, name: str = "wpm-alerts"):
+    """One daemon thread draining one bounded queue; failures go to ``report_error``."""
+
+    def __init__(self, handle: Callable[[Any], None], maxsize: int, name: str = "wpm-alerts",
+                 report_error: Callable[[str, BaseException], None] = _unreported) -> None:
         self._handle = handle
+        self._report_error = report_error
         self._maxsize = maxsize
         self._name = name
         self._lock = threading.Lock()
         self._queue: queue.Queue[Any] = queue.Queue(maxsize)
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
         self.dropped = 0
         self.closed = False
         _after_fork.add(self)
@@ -38,7 +43,6 @@ class BackgroundWorker:
         self._lock = threading.Lock()
         self._queue = queue.Queue(self._maxsize)
         self._thread = None
-        self._pid = os.getpid()
 
     def start(self) -> None:
         """Start the thread now (it also starts by itself on the first ``submit``)."""
@@ -77,8 +81,8 @@ class BackgroundWorker:
                 if item is _STOP:
                     return
                 self._handle(item)
-            except Exception as exc:
-                logger.warning("web_performance_monitor: alert worker error: %r", exc)
+            except Exception as exc:  # counted in get_stats(); the thread goes on
+                self._report_error("the background worker", exc)
             finally:
                 q.task_done()
 

@@ -20,7 +20,8 @@ from .request import RequestRecord, wsgi_text
 from .streaming import timed_iter
 
 if TYPE_CHECKING:
-    from .monitor import PerformanceMonitor, Span
+    from .monitor import PerformanceMonitor
+    from .profiling import Span
 
 ROUTE_KEY = "wpm.route"
 # Set to True by a framework adapter when the response body is already in memory (not streamed):
@@ -106,7 +107,7 @@ def record_from_environ(environ: dict[str, Any], route: str | None) -> RequestRe
     )
 
 
-def describe(monitor: PerformanceMonitor, environ: dict[str, Any]) -> SlowDetails:
+def _details(monitor: PerformanceMonitor, environ: dict[str, Any]) -> SlowDetails:
     """A slow request's details, read from its environ."""
     status = environ.get(STATUS_KEY)
     try:
@@ -121,14 +122,15 @@ def describe(monitor: PerformanceMonitor, environ: dict[str, Any]) -> SlowDetail
 def _finish(monitor: PerformanceMonitor, span: Span, environ: dict[str, Any],
             error: BaseException | None) -> None:
     monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"),
-                   environ.get(ROUTE_KEY) or environ.get("PATH_INFO", ""), error, describe, environ)
+                   environ.get(ROUTE_KEY) or environ.get("PATH_INFO", ""), error, _details, environ)
 
 
 class _Response:
     """The app's response iterable; the request ends when it is exhausted, fails or is closed.
 
     Test clients often never call ``close()``; servers always do. Whichever comes first ends
-    the request. One object holds the request's state: no closures on the request path.
+    the request. One slotted object holds the streamed request's state (cheaper than the
+    closures ``once`` would build; ``responder`` still builds one per request).
     """
 
     __slots__ = ("_done", "_environ", "_monitor", "_result", "_span")

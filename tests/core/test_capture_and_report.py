@@ -15,7 +15,8 @@ from tests.conftest import RecordingNotifier
 from tests.core.wsgi_apps import slow_app
 from web_performance_monitor import PerformanceMonitor
 from web_performance_monitor.masking import Masker
-from web_performance_monitor.report import prune_reports, report_filename, slugify
+from web_performance_monitor.notifiers.local_file import prune_reports
+from web_performance_monitor.report import report_filename, slugify
 from web_performance_monitor.tracing import extract_trace_ids
 
 

@@ -147,7 +147,7 @@ def test_profiler_already_running_in_the_thread(
 
 
 @pytest.mark.parametrize("engine, target", [
-    ("sampler", "web_performance_monitor.sampler._get_ident"),  # inside begin
+    ("sampler", "web_performance_monitor.profiling.sampler._get_ident"),  # inside begin
     ("pyinstrument", "pyinstrument.Profiler.start"),
 ])
 def test_profiler_start_failing(make_monitor: Callable[..., PerformanceMonitor],

@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import RecordingNotifier, busy
 from web_performance_monitor import Config, PerformanceMonitor
-from web_performance_monitor import sampler as sampler_module
 from web_performance_monitor.profiling import ProfileResult
+from web_performance_monitor.profiling import sampler as sampler_module
 
 
 def busy_alpha() -> None:
@@ -153,7 +153,7 @@ def test_a_sampler_nobody_uses_any_more_ends_its_thread() -> None:
     assert not thread.is_alive()
 
 
-def test_overhead_guard_backs_off_and_says_so(make_monitor: Callable[..., PerformanceMonitor],
+def test_overhead_backoff_backs_off_and_says_so(make_monitor: Callable[..., PerformanceMonitor],
                                               caplog: pytest.LogCaptureFixture) -> None:
     monitor = make_monitor(max_performance_overhead=0.000001, threshold_seconds=10)
     work = monitor.create_decorator(name="tiny")(lambda: None)
@@ -165,7 +165,7 @@ def test_overhead_guard_backs_off_and_says_so(make_monitor: Callable[..., Perfor
     assert overhead["profiled_fraction"] == 0.25
     assert "backoff level 5" in caplog.text
     assert monitor.get_stats()["total_requests"] == 5000  # every call still timed and counted
-    guard, profiler = monitor._guard, monitor._profiler
+    guard, profiler = monitor._backoff, monitor._profiler
     assert guard.adjust(0.0, 0.05, profiler) is not None  # well under the limit: one step back
     assert (guard.level, guard.every) == (4, 2)
     assert guard.adjust(0.04, 0.05, profiler) is None  # between half the limit and the limit
@@ -173,7 +173,7 @@ def test_overhead_guard_backs_off_and_says_so(make_monitor: Callable[..., Perfor
     assert monitor.get_stats()["overhead_stats"]["backoff_level"] == 0
 
 
-def test_overhead_guard_judges_the_process_time_not_the_span(
+def test_overhead_backoff_judges_the_process_time_not_the_span(
         make_monitor: Callable[..., PerformanceMonitor],
         caplog: pytest.LogCaptureFixture) -> None:
     """Like Sanic's middleware, a span may cover a sliver of the work each request does: the

@@ -229,7 +229,7 @@ def test_decorated_function_inside_a_request_does_not_raise(
 
 def test_reports_per_minute_are_capped(make_monitor: Callable[..., Any],
                                        recorder: RecordingNotifier) -> None:
-    from web_performance_monitor.monitor import MAX_REPORTS_PER_MINUTE
+    from web_performance_monitor.ratelimit import MAX_REPORTS_PER_MINUTE
 
     monitor = make_monitor(alert_window_days=0)
     monitor.add_notifier(recorder)

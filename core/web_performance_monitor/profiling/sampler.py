@@ -31,7 +31,7 @@ from typing import Any
 from pyinstrument.frame import AWAIT_FRAME_IDENTIFIER
 from pyinstrument.session import Session
 
-from .profiling import (
+from .base import (
     FAILED,
     NESTED,
     SKIPPED,
@@ -155,7 +155,7 @@ class _Samples:
 # One request as the sampler sees it: (start, thread id, asyncio task or None, samples).
 # A plain tuple, made on every request (a tuple display: no class is instantiated); the
 # sampler thread puts one _Samples in the list at the request's first sample.
-_Run = tuple[float, int, "asyncio.Task[Any] | None", list[_Samples]]
+_Registration = tuple[float, int, "asyncio.Task[Any] | None", list[_Samples]]
 
 
 class SamplingProfiler(Profiler):
@@ -170,7 +170,7 @@ class SamplingProfiler(Profiler):
         # thread id or asyncio task -> its request. Cleared in place after a fork, never
         # replaced: ``discard`` is its bound ``pop``, by key (a server closes a response before
         # its thread's next request; a response closed after that would release the newer one).
-        self._runs: dict[Any, _Run] = {}
+        self._runs: dict[Any, _Registration] = {}
         self.discard = self._runs.pop  # type: ignore[assignment]
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -186,29 +186,30 @@ class SamplingProfiler(Profiler):
         ``discard`` is the registry's own C-level ``pop``.
         """
         started = _perf()
-        run: Any = FAILED
+        key: Any = FAILED
         try:
             if self.every == 1 or self._profile_this_one():
                 loop = _get_running_loop()
                 thread_id = _get_ident()
                 task = _current_task(loop) if loop is not None else None
-                run = thread_id if task is None else task
+                key = thread_id if task is None else task
                 runs = self._runs
-                # A run still registered under this key is an abandoned request's: replaced.
-                if takeover or run not in runs:
-                    runs[run] = (started, thread_id, task, [])
+                # A request still registered under this key was abandoned: replaced.
+                if takeover or key not in runs:
+                    runs[key] = (started, thread_id, task, [])
                     if self._thread is None:
                         self._start_thread()
                 else:
-                    run = NESTED
+                    key = NESTED
             else:
-                run = SKIPPED
+                key = SKIPPED
         except Exception as exc:
             self.report_error("starting the profiler", exc)
         now = _perf()
-        return (now, run, now - started)
+        return (now, key, now - started)
 
     def end(self, run: Any, keep: bool) -> ProfileResult | None:
+        """``run`` is the registration key ``begin`` handed back (or a ``ProfileRun`` sentinel)."""
         if isinstance(run, ProfileRun):  # FAILED, NESTED, SKIPPED
             return super().end(run, keep)
         record = self._runs.pop(run, None)
@@ -218,9 +219,9 @@ class SamplingProfiler(Profiler):
             return ProfileResult(note="the profile was discarded (an abandoned request)")
         return self._result(record)
 
-    def _result(self, run: _Run) -> ProfileResult:
+    def _result(self, registration: _Registration) -> ProfileResult:
         """The slow request's samples as a pyinstrument session (built only for alerts)."""
-        start, _, task, holder = run
+        start, _, task, holder = registration
         end = _perf()
         samples = holder[0] if holder else None
         if samples is None:
@@ -268,27 +269,29 @@ class SamplingProfiler(Profiler):
         Each wake-up takes the GIL from the application, so the thread sleeps until the oldest
         running request reaches the trigger, and only then every ``interval``.
         """
-        runs = list(self._runs.items())
+        # dict.copy runs in C under the GIL: request threads may register meanwhile, and
+        # iterating the live dict here would raise "dictionary changed size during iteration".
+        runs = self._runs.copy().items()
         now = _perf()
-        due = [(key, run) for key, run in runs if now - run[0] >= self.trigger]
+        due = [(key, entry) for key, entry in runs if now - entry[0] >= self.trigger]
         if due:
             self._sample(due, now)
             self.busy_seconds += _perf() - now
             return self.interval
         if runs:
-            oldest = min(run[0] for _, run in runs)
+            oldest = min(entry[0] for _, entry in runs)
             return max(self.trigger - (now - oldest), 0.001)
         return self.trigger
 
-    def _sample(self, due: list[tuple[Any, _Run]], now: float) -> None:
+    def _sample(self, due: list[tuple[Any, _Registration]], now: float) -> None:
         frames = sys._current_frames()
         running: dict[int, Any] = {}
         runs = self._runs
-        for key, run in due:
-            start, thread_id, task, holder = run
+        for key, entry in due:
+            start, thread_id, task, holder = entry
             if task.done() if task is not None else thread_id not in frames:
                 # A cancelled request task, or a thread gone: that request never ends itself.
-                if runs.get(key) is run:
+                if runs.get(key) is entry:
                     runs.pop(key, None)
                 continue
             top = None
@@ -304,9 +307,10 @@ class SamplingProfiler(Profiler):
                                        coro_frame.f_back if coro_frame is not None else None)
                     else:
                         stack = _awaiting_stack(task)
-            except Exception:  # a vanished task or frame: skip this tick
+            except Exception as exc:  # this request is skipped this tick; the others are not
+                self.report_error("sampling one request", exc)
                 continue
-            if stack and runs.get(key) is run:  # still running
+            if stack and runs.get(key) is entry:  # still running
                 if holder:
                     holder[0].add(stack, now)
                 else:
@@ -323,7 +327,11 @@ def _sampler_thread(ref: weakref.ref[SamplingProfiler]) -> None:
         sampler = ref()
         if sampler is None or sampler._stopped:
             return
-        pause = sampler._tick()
+        try:
+            pause = sampler._tick()
+        except Exception as exc:  # counted and logged once; the thread carries on sampling
+            sampler.report_error("sampling running requests", exc)
+            pause = sampler.interval
         del sampler
         time.sleep(pause)
 

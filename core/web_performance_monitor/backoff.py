@@ -1,4 +1,4 @@
-"""The overhead guard: when the monitor costs more than ``max_performance_overhead``, back off.
+"""The overhead backoff: when the monitor costs more than ``max_performance_overhead``, back off.
 
 First the sampling interval doubles (up to 8x), then only one request in 2, 4, 8... is
 profiled (all are still timed and counted). When the overhead falls below half the limit, it
@@ -12,7 +12,7 @@ from .profiling import Profiler
 MAX_LEVEL = 6
 
 
-class OverheadGuard:
+class OverheadBackoff:
     def __init__(self) -> None:
         self.level = 0
 

@@ -1,20 +1,16 @@
-"""The profiler interface the monitor drives, and its pyinstrument implementation.
+"""The profiler interface the monitor drives: ``Profiler``, its runs, results and spans.
 
 Adapters never touch a profiler: ``monitor.begin`` *is* the profiler's ``begin`` (one call on
 the request path, not two), and the monitor calls the profiler's ``end(run, keep)`` when the
 request ends, keeping the result only when it was slow. That keeps the strategy replaceable.
-A run is whatever the engine finds cheapest to make per request: the sampler's is a plain
-tuple, pyinstrument's a ``ProfileRun`` object.
-
-pyinstrument allows one profiler per thread or async context; a nested monitored call (a
-decorated function inside a monitored request) is therefore timed but not profiled on its own:
-its time shows inside the enclosing request's profile.
+A run is whatever the engine finds cheapest to make per request: the sampler's is its
+registration key, pyinstrument's a ``ProfileRun`` object. Each engine lives in a module of its
+own beside this one (the shape of pyinstrument's ``renderers/``); ``make_profiler`` in the
+package picks one.
 """
 
 from __future__ import annotations
 
-import contextvars
-import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
@@ -22,13 +18,8 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any, TypeVar
 
-import pyinstrument
 from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
 from pyinstrument.session import Session
-
-_active: contextvars.ContextVar[_PyinstrumentRun | None] = contextvars.ContextVar(
-    "wpm_active_profile", default=None
-)
 
 
 @dataclass(slots=True)
@@ -99,7 +90,7 @@ class _NoProfile(ProfileRun):
 FAILED = _NoProfile("the profiler could not be started")
 NESTED = _NoProfile("no separate profile: this call ran inside another monitored call, "
                     "whose profile shows it")
-SKIPPED = _NoProfile("not profiled: the overhead guard profiles only some requests right now "
+SKIPPED = _NoProfile("not profiled: the overhead backoff profiles only some requests right now "
                      "(see max_performance_overhead)")
 
 
@@ -120,7 +111,6 @@ def request_boundary(func: F) -> F:
 # A plain tuple: made on every request, and a tuple display costs less than any class. The run
 # is the engine's own handle (``FAILED`` when the profiler could not start).
 Span = tuple[float, Any, float]
-_perf = time.perf_counter
 
 
 def _unreported(where: str, exc: BaseException) -> None:
@@ -137,9 +127,9 @@ class Profiler(ABC):
     def __init__(self, interval: float) -> None:
         # Instance attributes, not class defaults: ``begin`` reads ``every`` on every request,
         # and Python 3.11 specializes that read only for an attribute of the instance.
-        self.interval = interval  # seconds between samples; the overhead guard may raise it
+        self.interval = interval  # seconds between samples; the overhead backoff may raise it
         self.base_interval = interval  # as configured
-        self.every = 1  # profile one request in ``every`` (the overhead guard raises it)
+        self.every = 1  # profile one request in ``every`` (the overhead backoff raises it)
         self._counted = 0
 
     @abstractmethod
@@ -175,63 +165,3 @@ class Profiler(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Stop background machinery (the monitor is being reconfigured or shut down)."""
-
-
-class _PyinstrumentRun(ProfileRun):
-    __slots__ = ("_profiler", "running")
-
-    def __init__(self, profiler: pyinstrument.Profiler) -> None:
-        self._profiler = profiler
-        self.running = True
-
-    def stop(self, keep: bool) -> ProfileResult | None:
-        if not self.running:
-            return ProfileResult(note="the profile was discarded") if keep else None
-        self.running = False
-        if _active.get() is self:
-            _active.set(None)
-        session = self._profiler.stop()
-        return ProfileResult(session=session) if keep else None
-
-
-class PyinstrumentProfiler(Profiler):
-    """pyinstrument's own ``Profiler`` started and stopped around each request."""
-
-    name = "pyinstrument"
-
-    def __init__(self, interval: float = 0.001) -> None:
-        super().__init__(interval)
-
-    def begin(self, takeover: bool = True) -> Span:
-        started = _perf()
-        run: ProfileRun = FAILED
-        try:
-            run = self._start(takeover) if self._profile_this_one() else SKIPPED
-        except Exception as exc:
-            self.report_error("starting the profiler", exc)
-        now = _perf()
-        return (now, run, now - started)
-
-    def _start(self, takeover: bool) -> ProfileRun:
-        current = _active.get()
-        if current is not None and current.running:
-            if not takeover:
-                return NESTED
-            current.stop(keep=False)
-        profiler = pyinstrument.Profiler(interval=self.interval, async_mode="enabled")
-        try:
-            profiler.start()
-        except RuntimeError as exc:  # another profiler (not ours) already runs here
-            return _NoProfile(f"profile unavailable: {exc}")
-        run = _PyinstrumentRun(profiler)
-        _active.set(run)
-        return run
-
-
-def make_profiler(name: str, interval: float, trigger: float) -> Profiler:
-    """The profiler named by ``Config.profiler``."""
-    if name == "pyinstrument":
-        return PyinstrumentProfiler(interval)
-    from .sampler import SamplingProfiler
-
-    return SamplingProfiler(interval, trigger)

@@ -1,0 +1,47 @@
+"""The adapter contract: every core name a framework adapter may use, beyond the package root.
+
+``flask_wpm``, ``django_wpm`` and ``sanic_wpm`` import only from ``web_performance_monitor`` and
+from this module (a test checks it), the way sentry-python's integrations build on its shared
+``_wsgi_common`` layer. Names here are kept stable for third-party adapters too; everything else
+in the core may move.
+
+The request path an adapter drives (see ``PerformanceMonitor``):
+
+    span = monitor.begin()            # never raises; the profiler's own bound method
+    ...                               # the application runs
+    monitor.finish(span, "request", method, route_or_path, error, describe, subject)
+
+``describe(monitor, subject) -> SlowDetails`` is called only for slow requests.
+"""
+
+from __future__ import annotations
+
+from .config import FIELD_NAMES, check_field, suggest_key
+from .decorator import monitored
+from .events import SlowDetails
+from .monitor import Describe
+from .profiling import Span, request_boundary
+from .request import UNMATCHED_ROUTE, RequestRecord, wsgi_text
+from .streaming import once, timed_aiter, timed_iter
+from .wsgi import BODY_COMPLETE_KEY, ROUTE_KEY, STATUS_KEY, WSGIMiddleware
+
+__all__ = [
+    "BODY_COMPLETE_KEY",
+    "FIELD_NAMES",
+    "ROUTE_KEY",
+    "STATUS_KEY",
+    "UNMATCHED_ROUTE",
+    "Describe",
+    "RequestRecord",
+    "SlowDetails",
+    "Span",
+    "WSGIMiddleware",
+    "check_field",
+    "monitored",
+    "once",
+    "request_boundary",
+    "suggest_key",
+    "timed_aiter",
+    "timed_iter",
+    "wsgi_text",
+]
