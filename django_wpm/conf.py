@@ -1,7 +1,9 @@
 """``settings.WPM`` → one ``PerformanceMonitor`` per process, rebuilt when the setting changes.
 
-Like django-debug-toolbar's and django-cors-headers' settings: read once and cached, and the
-cache is dropped on ``setting_changed`` so ``override_settings(WPM=...)`` works in tests.
+Like django-debug-toolbar's settings (``debug_toolbar/settings.py``): read once and cached, and
+the cache is dropped on ``setting_changed`` so ``override_settings(WPM=...)`` works in tests.
+(django-cors-headers instead reads settings live on every access; here nothing is read per
+request.)
 """
 
 from __future__ import annotations

@@ -213,77 +213,57 @@ def _choice(*options: str) -> Any:
     return check
 
 
-_CHECKS: dict[str, Callable[[Any, bool], Any]] = {
-    "threshold_seconds": _number(),
-    "alert_window_days": _number(),
-    "max_performance_overhead": _number(at_most=1.0),
-    "enable_local_file": _boolean,
-    "local_output_dir": _text,
-    "enable_mattermost": _boolean,
-    "mattermost_server_url": _http_url,
-    "mattermost_token": _optional_text(secret=True),
-    "mattermost_channel_id": _optional_text(),
-    "mattermost_timeout_seconds": _number(positive=True),
-    "url_blacklist": _regex_list,
-    "enable_url_blacklist": _boolean,
-    "url_whitelist": _regex_list,
-    "enable_url_whitelist": _boolean,
-    "log_level": _log_level,
-    "alert_store_url": _store_url,
-    "sensitive_keys": _string_list,
-    "trace_headers": _string_list,
-    "max_body_bytes": _number(integer=True),
-    "report_retention_count": _number(integer=True),
-    "report_retention_days": _number(),
-    "profiler": _choice(*_PROFILERS),
-    "profiler_interval": _number(positive=True, at_most=1.0),
-    "profiler_trigger_seconds": _optional_number,
-    "notify_retries": _number(integer=True, at_most=10),
-    "notify_queue_size": _number(integer=True, positive=True),
-}
+Check = Callable[[Any, bool], Any]
 
 
-@dataclass(repr=False)
+def option(check: Check, default: Any = None, *, factory: Callable[[], Any] | None = None) -> Any:
+    """A ``Config`` field with its check declared next to it (elastic-apm's ``_ConfigValue``).
+
+    ``check(value, text)`` returns the normalised value or raises ``ValueError("expected …")``.
+    """
+    if factory is not None:
+        return field(default_factory=factory, metadata={"check": check})
+    return field(default=default, metadata={"check": check})
+
+
+@dataclass(init=False, repr=False)
 class Config:
-    """Everything the monitor can be told; invalid values raise ``ConfigError`` at start-up."""
+    """Everything the monitor can be told; invalid values raise ``ConfigError`` at start-up.
 
-    threshold_seconds: float = 1.0
-    alert_window_days: float = 10
-    max_performance_overhead: float = 0.05
-    enable_local_file: bool = True
-    local_output_dir: str = "/tmp"
-    enable_mattermost: bool = False
-    mattermost_server_url: str | None = None
-    mattermost_token: str | None = None
-    mattermost_channel_id: str | None = None
-    mattermost_timeout_seconds: float = 10.0
-    url_blacklist: list[str] = field(default_factory=list)
-    enable_url_blacklist: bool = True
-    url_whitelist: list[str] = field(default_factory=list)
-    enable_url_whitelist: bool = False
-    log_level: str = "INFO"
-    alert_store_url: str | None = None
-    sensitive_keys: list[str] = field(default_factory=list)
-    trace_headers: list[str] = field(default_factory=lambda: list(DEFAULT_TRACE_HEADERS))
-    max_body_bytes: int = 64 * 1024
-    report_retention_count: int = 500
-    report_retention_days: float = 30
-    profiler: str = "sampler"
-    profiler_interval: float = 0.005
-    profiler_trigger_seconds: float | None = None
-    notify_retries: int = 2
-    notify_queue_size: int = 256
+    ``Config(**values)``, ``from_env``, ``from_file``, ``from_mapping`` and ``from_prefixed`` all
+    end in ``_apply``: one place where every value is checked, whatever its source. Units:
+    seconds, days and bytes as the names say; fractions (``max_performance_overhead``) in 0-1.
+    """
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Config:
-        # The dataclass __init__ would raise a bare TypeError for a misspelt keyword; checking
-        # here turns it into the same ConfigError (with a "did you mean") as every other source.
-        unknown = set(kwargs) - FIELD_NAMES
-        if unknown:
-            raise ConfigError(sorted(unknown)[0], _unknown_key_hint(sorted(unknown)[0]))
-        return super().__new__(cls)
+    threshold_seconds: float = option(_number(), 1.0)
+    alert_window_days: float = option(_number(), 10)  # one alert per endpoint per window
+    max_performance_overhead: float = option(_number(at_most=1.0), 0.05)
+    enable_local_file: bool = option(_boolean, True)
+    local_output_dir: str = option(_text, "/tmp")
+    enable_mattermost: bool = option(_boolean, False)
+    mattermost_server_url: str | None = option(_http_url)
+    mattermost_token: str | None = option(_optional_text(secret=True))
+    mattermost_channel_id: str | None = option(_optional_text())
+    mattermost_timeout_seconds: float = option(_number(positive=True), 10.0)
+    url_blacklist: list[str] = option(_regex_list, factory=list)
+    enable_url_blacklist: bool = option(_boolean, True)
+    url_whitelist: list[str] = option(_regex_list, factory=list)
+    enable_url_whitelist: bool = option(_boolean, False)
+    log_level: str = option(_log_level, "INFO")
+    alert_store_url: str | None = option(_store_url)  # None: SQLite in local_output_dir
+    sensitive_keys: list[str] = option(_string_list, factory=list)
+    trace_headers: list[str] = option(_string_list, factory=lambda: list(DEFAULT_TRACE_HEADERS))
+    max_body_bytes: int = option(_number(integer=True), 64 * 1024)
+    report_retention_count: int = option(_number(integer=True), 500)
+    report_retention_days: float = option(_number(), 30)
+    profiler: str = option(_choice(*_PROFILERS), "sampler")
+    profiler_interval: float = option(_number(positive=True, at_most=1.0), 0.005)
+    profiler_trigger_seconds: float | None = option(_optional_number)
+    notify_retries: int = option(_number(integer=True, at_most=10), 2)
+    notify_queue_size: int = option(_number(integer=True, positive=True), 256)
 
-    def __post_init__(self) -> None:
-        self._validate(text=False)
+    def __init__(self, **values: Any) -> None:
+        self._apply(values, label=_field_label, text=False)
 
     # --- construction from other sources ------------------------------------------------
 
@@ -357,33 +337,31 @@ class Config:
         return cls.from_mapping(section, label=lambda name: f"{file}: {name}", text=True)
 
     @classmethod
-    def _build(cls, fields: dict[str, Any], *, label: Label, text: bool) -> Config:
-        config = cls.__new__(cls)
-        for item in dataclasses.fields(cls):
-            if item.name in fields:
-                value = fields[item.name]
-            elif item.default_factory is not dataclasses.MISSING:
-                value = item.default_factory()
-            else:
-                value = item.default
-            object.__setattr__(config, item.name, value)
-        config._validate(text=text, label=label)
+    def _build(cls, values: Mapping[str, Any], *, label: Label, text: bool) -> Config:
+        config = cls()
+        config._apply(values, label=label, text=text)
         return config
 
     def replace(self, **changes: Any) -> Config:
         """A validated copy with ``changes`` applied (unknown keys raise ``ConfigError``)."""
-        for name in changes:
-            if name not in FIELD_NAMES:
-                raise ConfigError(name, _unknown_key_hint(name))
         current = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
-        current.update(changes)
-        return type(self)._build(current, label=_field_label, text=False)
+        return type(self)._build({**current, **changes}, label=_field_label, text=False)
 
     # --- validation ----------------------------------------------------------------------
 
-    def _validate(self, *, text: bool, label: Label = _field_label) -> None:
-        for name in _CHECKS:
-            setattr(self, name, check_field(name, getattr(self, name), label=label, text=text))
+    def _apply(self, values: Mapping[str, Any], *, label: Label, text: bool) -> None:
+        """Check every value (defaults for the missing ones), then the rules between fields."""
+        for name in values:
+            if name not in FIELD_NAMES:
+                raise ConfigError(label(name), _unknown_key_hint(name))
+        for item in dataclasses.fields(self):
+            if item.name in values:
+                value = values[item.name]
+            elif item.default_factory is not dataclasses.MISSING:
+                value = item.default_factory()
+            else:
+                value = item.default
+            setattr(self, item.name, check_field(item.name, value, label=label, text=text))
         if self.enable_mattermost:
             for name in ("mattermost_server_url", "mattermost_token", "mattermost_channel_id"):
                 if not getattr(self, name):
@@ -451,7 +429,8 @@ class Config:
 
 
 FIELD_NAMES = frozenset(item.name for item in dataclasses.fields(Config))
-assert FIELD_NAMES == set(_CHECKS), "every Config field needs a check"
+_CHECK_OF: dict[str, Check] = {item.name: item.metadata["check"]
+                               for item in dataclasses.fields(Config)}
 
 
 def check_field(name: str, value: Any, *, label: Label = _field_label, text: bool = True) -> Any:
@@ -462,7 +441,7 @@ def check_field(name: str, value: Any, *, label: Label = _field_label, text: boo
     if name not in FIELD_NAMES:
         raise ConfigError(label(name), _unknown_key_hint(name))
     try:
-        return _CHECKS[name](value, text)
+        return _CHECK_OF[name](value, text)
     except (TypeError, ValueError) as exc:
         raise ConfigError(label(name), str(exc)) from None
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from .profiling import ProfileResult
 from .request import RequestRecord
+from .stats import Kind
 
 
 @dataclass(slots=True)
@@ -28,7 +29,7 @@ class SlowDetails:
 class SlowEvent:
     """One slow request or call, as captured on the request path (raw, not yet masked)."""
 
-    kind: str  # "request" or "function"
+    kind: Kind
     endpoint: str
     duration: float
     threshold: float

@@ -13,18 +13,20 @@ import threading
 import time
 from collections import deque
 from itertools import repeat
-from typing import Any
+from typing import Any, Literal
 
 MAX_ENDPOINTS = 500
 OTHER_ENDPOINTS = "<other endpoints>"
-_OTHER_KEY = ("other", "", OTHER_ENDPOINTS)
+_OTHER_KEY: EndpointKey = ("other", "", OTHER_ENDPOINTS)
 CHECK_EVERY = 1000  # requests per fold, and per overhead window (the "recent" figures)
 
+# What was timed: a web request, a decorated function, or the overflow bucket of the statistics.
+Kind = Literal["request", "function", "other"]
 # (kind, method, route or path): how a request finds its endpoint's deque of durations.
-EndpointKey = tuple[str, str, str]
+EndpointKey = tuple[Kind, str, str]
 
 
-def endpoint_name(kind: str, method: str, where: str) -> str:
+def endpoint_name(kind: Kind, method: str, where: str) -> str:
     """How an endpoint is named in statistics, alerts and the de-duplication store."""
     return where if kind in ("function", "other") else f"{method} {where}"
 

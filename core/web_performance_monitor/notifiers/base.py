@@ -54,7 +54,7 @@ class Notifier(ABC):
 
 def sample_alert() -> Alert:
     """A synthetic alert for ``send_test``: no request data, nothing that looks like a problem."""
-    event = SlowEvent(kind="test", endpoint="web-performance-monitor test", duration=0.0,
+    event = SlowEvent(kind="function", endpoint="web-performance-monitor test", duration=0.0,
                       threshold=0.0, started_at=time.time(), pid=os.getpid(), thread="test")
     text = "web-performance-monitor: test alert. Alerts for slow endpoints will arrive here."
     return Alert(event=event, suppressed_before=0, title="web-performance-monitor test",
