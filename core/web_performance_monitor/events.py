@@ -54,5 +54,7 @@ class Alert:
     html: str
     filename: str
     trace: dict[str, str] = field(default_factory=dict)
+    # The request as the report shows it (``request.describe_request``: masked, size-bounded).
+    request: dict[str, Any] | None = None
     hot_frames: list[tuple[str, float]] = field(default_factory=list)
     report_path: str | None = None  # set by the local file notifier

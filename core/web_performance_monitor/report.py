@@ -216,4 +216,5 @@ def build_alert(event: SlowEvent, masker: Masker, trace_headers: list[str],
         filename=report_filename(event.endpoint, event.started_at),
         trace=trace,
         hot_frames=hot,
+        request=request,
     )
