@@ -17,6 +17,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from web_performance_monitor import Config, ConfigError, PerformanceMonitor
+from web_performance_monitor.adapter import environment_layer
 
 SETTING = "WPM"
 
@@ -37,8 +38,9 @@ def user_settings() -> Mapping[str, Any]:
 
 
 def load_config() -> Config:
-    """The ``Config`` the settings describe; ``ConfigError`` names the bad key."""
-    return Config.from_mapping(user_settings(), label=label)
+    """The ``Config`` of ``settings.WPM`` over the ``WPM_*`` environment variables over the
+    defaults; ``ConfigError`` names the bad key as the user wrote it."""
+    return Config.from_layers(environment_layer(), (user_settings(), label, True))
 
 
 def get_monitor() -> PerformanceMonitor:

@@ -16,7 +16,7 @@ The request path an adapter drives (see ``PerformanceMonitor``):
 
 from __future__ import annotations
 
-from .config import FIELD_NAMES, check_field, suggest_key
+from .config import FIELD_NAMES, check_field, environment_layer, suggest_key
 from .decorator import monitored
 from .events import SlowDetails
 from .monitor import Describe
@@ -37,6 +37,7 @@ __all__ = [
     "Span",
     "WSGIMiddleware",
     "check_field",
+    "environment_layer",
     "monitored",
     "once",
     "request_boundary",

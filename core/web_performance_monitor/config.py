@@ -7,6 +7,7 @@ from, and an error names the key the user actually wrote (``WPM_THRESHOLD_SECOND
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import json
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .log import logger
 from .masking import MASK
 
 if sys.version_info >= (3, 11):
@@ -56,6 +58,8 @@ class ConfigError(ValueError):
 
 
 Label = Callable[[str], str]
+# One configuration source: (values by field name, how its keys are written, holds only text?).
+Layer = tuple[Mapping[str, Any], Label, bool]
 
 
 def _field_label(name: str) -> str:
@@ -263,9 +267,22 @@ class Config:
     notify_queue_size: int = option(_number(integer=True, positive=True), 256)
 
     def __init__(self, **values: Any) -> None:
-        self._apply(values, label=_field_label, text=False)
+        self._apply(_collect([(values, _field_label, False)]))
 
     # --- construction from other sources ------------------------------------------------
+
+    @classmethod
+    def from_layers(cls, *layers: Layer) -> Config:
+        """Build from several sources, each ``(values, label, text)``; later layers win.
+
+        ``values`` are keyed by field name (case-insensitive, optional ``WPM_`` prefix);
+        ``label`` turns a field name into the key as the user wrote it in that source, so an
+        error names it (``WPM_THRESHOLD_SECONDS``, ``app.config["WPM_..."]``); ``text`` is True
+        for sources that only hold strings (environment, files), where "1.5" and "yes" are fine.
+        """
+        config = cls()
+        config._apply(_collect(layers))
+        return config
 
     @classmethod
     def from_mapping(
@@ -275,44 +292,30 @@ class Config:
 
         ``label`` turns a field name into the key the user wrote, for error messages.
         """
-        label = label or _field_label
-        fields: dict[str, Any] = {}
-        for raw_key, value in values.items():
-            name = _normalise_key(str(raw_key))
-            if name not in FIELD_NAMES:
-                raise ConfigError(label(name) if raw_key == name else str(raw_key),
-                                  _unknown_key_hint(name))
-            fields[name] = value
-        return cls._build(fields, label=label, text=text)
+        return cls.from_layers((values, label or _field_label, text))
 
     @classmethod
     def from_prefixed(
-        cls, settings: MutableMapping[str, Any], *, label: Label, prefix: str = ENV_PREFIX
+        cls, settings: MutableMapping[str, Any], *, label: Label, prefix: str = ENV_PREFIX,
+        environ: Mapping[str, str] | None = None,
     ) -> Config:
         """Build from a framework's config (Flask/Sanic ``app.config``) with ``WPM_*`` keys.
 
-        Defaults are written for the keys the user did not set (never over theirs), so the
-        framework's config shows the effective values, as Flask extensions customarily do.
+        Precedence: the framework's own keys, then ``WPM_*`` environment variables, then the
+        defaults. The effective values are written for the keys the user did not set (never
+        over theirs), so the framework's config shows them, as Flask extensions customarily do.
         """
+        own = {key: value for key, value in settings.items() if key.startswith(prefix)}
+        config = cls.from_layers(environment_layer(environ), (own, label, True))
         for item in dataclasses.fields(cls):
-            key = prefix + item.name.upper()
-            if key not in settings:
-                default = (item.default_factory() if item.default_factory is not dataclasses.MISSING
-                           else item.default)
-                settings[key] = default
-        values = {key: value for key, value in settings.items() if key.startswith(prefix)}
-        return cls.from_mapping(values, label=label)
+            settings.setdefault(prefix + item.name.upper(), copy.copy(getattr(config, item.name)))
+        return config
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
-        """Build from ``WPM_*`` variables; an error names the variable."""
-        environ = os.environ if environ is None else environ
-        values = {
-            key[len(ENV_PREFIX):].lower(): value
-            for key, value in environ.items()
-            if key.startswith(ENV_PREFIX)
-        }
-        return cls.from_mapping(values, label=env_label, text=True)
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Build from ``WPM_*`` variables (an error names the variable); ``overrides`` win."""
+        return cls.from_layers(environment_layer(environ, strict=True),
+                               (overrides, _field_label, False))
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Config:
@@ -336,35 +339,34 @@ class Config:
             raise ConfigError(f"{file}[wpm]", "expected a table of configuration keys")
         return cls.from_mapping(section, label=lambda name: f"{file}: {name}", text=True)
 
-    @classmethod
-    def _build(cls, values: Mapping[str, Any], *, label: Label, text: bool) -> Config:
-        config = cls()
-        config._apply(values, label=label, text=text)
-        return config
-
     def replace(self, **changes: Any) -> Config:
         """A validated copy with ``changes`` applied (unknown keys raise ``ConfigError``)."""
         current = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
-        return type(self)._build({**current, **changes}, label=_field_label, text=False)
+        return type(self).from_layers((current, _field_label, False),
+                                      (changes, _field_label, False))
 
     # --- validation ----------------------------------------------------------------------
 
-    def _apply(self, values: Mapping[str, Any], *, label: Label, text: bool) -> None:
-        """Check every value (defaults for the missing ones), then the rules between fields."""
-        for name in values:
-            if name not in FIELD_NAMES:
-                raise ConfigError(label(name), _unknown_key_hint(name))
+    def _apply(self, chosen: Mapping[str, tuple[Any, Label, bool]]) -> None:
+        """Check every value (defaults for the missing ones), then the rules between fields.
+
+        ``chosen`` maps a field name to its value, the label of its source and whether that
+        source is text (see ``from_layers``).
+        """
         for item in dataclasses.fields(self):
-            if item.name in values:
-                value = values[item.name]
-            elif item.default_factory is not dataclasses.MISSING:
-                value = item.default_factory()
+            if item.name in chosen:
+                value, label, text = chosen[item.name]
             else:
-                value = item.default
+                value = (item.default_factory() if item.default_factory is not dataclasses.MISSING
+                         else item.default)
+                label, text = _field_label, False
             setattr(self, item.name, check_field(item.name, value, label=label, text=text))
         if self.enable_mattermost:
             for name in ("mattermost_server_url", "mattermost_token", "mattermost_channel_id"):
                 if not getattr(self, name):
+                    # Named in the form of the source that enabled Mattermost.
+                    source = chosen.get(name) or chosen.get("enable_mattermost")
+                    label = source[1] if source is not None else _field_label
                     raise ConfigError(
                         label(name), "required when enable_mattermost is true (got nothing)"
                     )
@@ -439,7 +441,7 @@ def check_field(name: str, value: Any, *, label: Label = _field_label, text: boo
     For tools that report every bad key at once, such as Django's system checks.
     """
     if name not in FIELD_NAMES:
-        raise ConfigError(label(name), _unknown_key_hint(name))
+        raise ConfigError(label(name), _unknown_key_hint(name, label))
     try:
         return _CHECK_OF[name](value, text)
     except (TypeError, ValueError) as exc:
@@ -457,10 +459,49 @@ def suggest_key(name: str) -> str | None:
     return close[0] if close else None
 
 
-def _unknown_key_hint(name: str) -> str:
+def _unknown_key_hint(name: str, label: Label) -> str:
+    """The problem, with the closest known key in the form the user writes keys in."""
     close = suggest_key(name)
-    hint = f"; did you mean {close!r}?" if close else ""
-    return f"unknown configuration key{hint} (known keys: see Config fields)"
+    if close is None:
+        return "unknown configuration key (the README's Options table lists them all)"
+    shown = repr(close) if label is _field_label else label(close)
+    return f"unknown configuration key; did you mean {shown}?"
+
+
+def environment_layer(environ: Mapping[str, str] | None = None, *,
+                      strict: bool = False) -> Layer:
+    """The ``WPM_*`` variables of ``environ`` (default ``os.environ``) as a layer.
+
+    The environment is shared with other software, so under a framework (``strict=False``) a
+    ``WPM_*`` variable that names no option is skipped with a warning; ``Config.from_env``
+    (``strict=True``) raises ``ConfigError`` for it. A known option with a bad value raises
+    either way.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name in FIELD_NAMES or strict:
+            values[name] = value
+        else:
+            logger.warning("web_performance_monitor: ignoring the environment variable %s: %s",
+                           key, _unknown_key_hint(name, env_label))
+    return values, env_label, True
+
+
+def _collect(layers: Iterable[Layer]) -> dict[str, tuple[Any, Label, bool]]:
+    """Each field's winning value with its source's label; unknown keys raise ``ConfigError``."""
+    chosen: dict[str, tuple[Any, Label, bool]] = {}
+    for values, label, text in layers:
+        for raw_key, value in values.items():
+            name = _normalise_key(str(raw_key))
+            if name not in FIELD_NAMES:
+                raise ConfigError(str(raw_key) if label is _field_label else label(name),
+                                  _unknown_key_hint(name, label))
+            chosen[name] = (value, label, text)
+    return chosen
 
 
 def _compile(patterns: list[str]) -> tuple[re.Pattern[str], ...] | None:

@@ -78,9 +78,23 @@ def test_env_errors_name_the_variable_and_the_form(variable: str, value: str,
 
 
 def test_unknown_env_variable_is_reported_with_a_hint() -> None:
-    with pytest.raises(ConfigError,
-                       match=r"WPM_THRESHOLD_SECOND.*did you mean 'threshold_seconds'"):
+    with pytest.raises(ConfigError) as info:
         Config.from_env({"WPM_THRESHOLD_SECOND": "1"})
+    assert str(info.value) == ("WPM_THRESHOLD_SECOND: unknown configuration key; "
+                               "did you mean WPM_THRESHOLD_SECONDS?")
+
+
+def test_code_typo_hint_is_in_the_code_form() -> None:
+    with pytest.raises(ConfigError) as info:
+        Config(threshold_secnds=1)
+    assert str(info.value) == ("threshold_secnds: unknown configuration key; "
+                               "did you mean 'threshold_seconds'?")
+
+
+def test_from_env_takes_overrides_from_code() -> None:
+    config = Config.from_env({"WPM_THRESHOLD_SECONDS": "2.5", "WPM_ALERT_WINDOW_DAYS": "1"},
+                             threshold_seconds=0.3)
+    assert (config.threshold_seconds, config.alert_window_days) == (0.3, 1.0)
 
 
 @pytest.mark.parametrize("kwargs, key", [

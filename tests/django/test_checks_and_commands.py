@@ -99,3 +99,23 @@ def test_wpm_test_alert_command(report_dir: Path) -> None:
             call_command("wpm_test_alert", stdout=out)
         assert "mattermost: FAILED" in out.getvalue()
         assert TOKEN not in str(info.value) and TOKEN not in out.getvalue()
+
+
+def test_environment_applies_below_settings(report_dir: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_wpm.conf import load_config
+
+    monkeypatch.setenv("WPM_ALERT_WINDOW_DAYS", "2")
+    monkeypatch.setenv("WPM_THRESHOLD_SECONDS", "9")  # settings.WPM sets 0.5: that wins
+    with override_settings(WPM={**OK, "THRESHOLD_SECONDS": 0.5}):
+        config = load_config()
+    assert (config.alert_window_days, config.threshold_seconds) == (2.0, 0.5)
+
+
+def test_bad_environment_variable_is_a_check_error_naming_it(
+        report_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WPM_ALERT_WINDOW_DAYS", "abc")
+    with override_settings(WPM={**OK, "LOCAL_OUTPUT_DIR": str(report_dir)}):
+        [message] = check_settings()
+    assert message.id == "django_wpm.E001"
+    assert message.msg.startswith("WPM_ALERT_WINDOW_DAYS: expected a number >= 0")

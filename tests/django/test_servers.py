@@ -17,7 +17,7 @@ PROJECT = ROOT / "example_projects" / "django_project"
 
 @pytest.fixture
 def project_env(tmp_path: Path, report_dir: Path) -> dict[str, str]:
-    env = {"EXAMPLE_DB": str(tmp_path / "db.sqlite3"), "WPM_REPORT_DIR": str(report_dir),
+    env = {"EXAMPLE_DB": str(tmp_path / "db.sqlite3"), "EXAMPLE_REPORT_DIR": str(report_dir),
            "DJANGO_DEBUG": "0", "DJANGO_SETTINGS_MODULE": "mysite.settings",
            "PYTHONPATH": str(PROJECT)}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=PROJECT,

@@ -44,7 +44,8 @@ def test_double_init_is_refused(app: Flask) -> None:
 @pytest.mark.parametrize("key, value, message", [
     ("WPM_THRESHOLD_SECONDS", -1, 'app.config["WPM_THRESHOLD_SECONDS"]: expected a number >= 0'),
     ("WPM_ENABLE_MATTERMOST", "perhaps", 'app.config["WPM_ENABLE_MATTERMOST"]: expected true'),
-    ("WPM_TRESHOLD_SECONDS", 1, 'WPM_TRESHOLD_SECONDS: unknown configuration key; did you mean'),
+    ("WPM_TRESHOLD_SECONDS", 1, 'app.config["WPM_TRESHOLD_SECONDS"]: unknown configuration key; '
+                                'did you mean app.config["WPM_THRESHOLD_SECONDS"]?'),
 ])
 def test_bad_config_fails_at_init_naming_the_key(report_dir: Path, key: str, value: object,
                                                  message: str) -> None:
@@ -166,3 +167,38 @@ def test_faults_leave_the_response_unchanged(app: Flask, fault: str) -> None:
     response = client.post("/echo?q=%ff%fe", data=b'{"broken": ', content_type="application/json")
     assert response.status_code == 200 and response.json["json"] is None
     WPM.get_monitor(app).flush(5)
+
+
+def test_environment_applies_below_app_config(report_dir: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WPM_ALERT_WINDOW_DAYS", "2")
+    monkeypatch.setenv("WPM_THRESHOLD_SECONDS", "9")  # app.config sets 0.05: that wins
+    app = build_app(report_dir)
+    WPM(app)
+    config = WPM.get_monitor(app).config
+    assert (config.alert_window_days, config.threshold_seconds) == (2.0, 0.05)
+    assert app.config["WPM_ALERT_WINDOW_DAYS"] == 2.0  # the effective value is shown
+
+
+def test_bad_environment_variable_fails_at_init_naming_it(
+        report_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WPM_ALERT_WINDOW_DAYS", "abc")
+    with pytest.raises(ConfigError) as info:
+        WPM(build_app(report_dir))
+    assert str(info.value) == "WPM_ALERT_WINDOW_DAYS: expected a number >= 0, got 'abc'"
+
+
+def test_get_monitor_explains_a_missing_init_app(report_dir: Path) -> None:
+    with pytest.raises(RuntimeError, match="init_app"):
+        WPM.get_monitor(build_app(report_dir))
+
+
+def test_unknown_environment_variable_is_skipped_with_a_warning(
+        report_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("WPM_REPORT_DIR", "/elsewhere")  # another tool's variable
+    app = build_app(report_dir)
+    WPM(app)
+    assert WPM.get_monitor(app).config.local_output_dir == str(report_dir)
+    assert ["ignoring the environment variable WPM_REPORT_DIR" in r.getMessage()
+            for r in caplog.records] == [True]

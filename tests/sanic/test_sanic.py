@@ -48,6 +48,19 @@ def test_init_app_and_sanic_env_prefix(report_dir: Path, monkeypatch: pytest.Mon
     assert app.ctx.wpm.config.threshold_seconds == 2.5
 
 
+def test_wpm_environment_applies_below_sanic_config(report_dir: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WPM_ALERT_WINDOW_DAYS", "2")
+    monkeypatch.setenv("WPM_THRESHOLD_SECONDS", "9")  # app.config sets 0.05: that wins
+    app = new_app(report_dir)
+    assert (app.ctx.wpm.config.alert_window_days, app.ctx.wpm.config.threshold_seconds) == (2, 0.05)
+
+
+def test_get_monitor_explains_a_missing_registration() -> None:
+    with pytest.raises(RuntimeError, match="init_app"):
+        WPM.get_monitor(Sanic(f"bare{uuid.uuid4().hex[:8]}"))
+
+
 def test_slow_handler_gives_one_report_naming_its_functions(
         report_dir: Path, recorder: RecordingNotifier) -> None:
     app = new_app(report_dir, recorder)

@@ -38,7 +38,7 @@ DATABASES = {
 
 WPM = {
     "THRESHOLD_SECONDS": 0.1,
-    "LOCAL_OUTPUT_DIR": os.environ.get("WPM_REPORT_DIR", str(BASE_DIR / "reports")),
+    "LOCAL_OUTPUT_DIR": os.environ.get("EXAMPLE_REPORT_DIR", str(BASE_DIR / "reports")),
     "ALERT_WINDOW_DAYS": 1,
     "URL_BLACKLIST": ["/health/"],
 }
