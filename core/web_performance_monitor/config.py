@@ -240,6 +240,9 @@ _CHECKS: dict[str, Callable[[Any, bool], Any]] = {
     "profiler_trigger_seconds": _optional_number,
     "notify_retries": _number(integer=True, at_most=10),
     "notify_queue_size": _number(integer=True, positive=True),
+    "max_alerts_per_minute": _number(integer=True),
+    "notify_queue_bytes": _number(integer=True, positive=True),
+    "max_profile_bytes": _number(integer=True, positive=True),
 }
 
 
@@ -273,6 +276,14 @@ class Config:
     profiler_trigger_seconds: float | None = None
     notify_retries: int = 2
     notify_queue_size: int = 256
+    # New alerts a minute (after de-duplication), 0 = no cap: a storm of new slow endpoints
+    # must not flood the channels; the endpoints it holds back alert with their next slow request.
+    max_alerts_per_minute: int = 30
+    # Estimated bytes waiting in each queue (the alert queue, each channel's), so a stuck
+    # channel cannot grow the process: 320 queued deep profiles once took 422 MB.
+    notify_queue_bytes: int = 32 * 1024 * 1024
+    # Estimated bytes of one slow request's profile; a larger one has adjacent samples merged.
+    max_profile_bytes: int = 4 * 1024 * 1024
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Config:
         # The dataclass __init__ would raise a bare TypeError for a misspelt keyword; checking

@@ -156,8 +156,14 @@ class SQLiteStore(AlertStore):
         return Claim(endpoint, token, int(rows[0][1]))
 
     def suppress(self, endpoint: str) -> None:
-        self._execute("UPDATE wpm_alerts SET suppressed = suppressed + 1 WHERE endpoint = :e",
-                      {"e": endpoint})
+        # An upsert: the endpoint may have no row yet (its claim went to the fallback store
+        # during an outage), where a bare UPDATE would match nothing and lose the count. The
+        # new row's window has already ended, so the next claim takes it and reports the count.
+        self._execute(
+            "INSERT INTO wpm_alerts (endpoint, expires_at, token, suppressed, reported) "
+            "VALUES (:e, :now, '', 1, 0) "
+            "ON CONFLICT (endpoint) DO UPDATE SET suppressed = wpm_alerts.suppressed + 1",
+            {"e": endpoint, "now": time.time()})
 
     def release(self, claim: Claim) -> None:
         self._execute(

@@ -1,0 +1,176 @@
+"""The alert pipeline under load and faults: rate limits after de-duplication, counters that add
+up, notifiers that never hold each other back, bounded memory, threads that end with their
+monitor (issue 14)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.test import Client
+
+from tests.conftest import RecordingNotifier
+from tests.mattermost_server import CHANNEL, TOKEN, FakeMattermost
+from web_performance_monitor import Config, ConfigError, PerformanceMonitor
+from web_performance_monitor.events import Alert
+from web_performance_monitor.notifiers import Notifier
+from web_performance_monitor.store import AlertStore, MemoryStore, RedisStore, SQLiteStore
+
+
+def hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+
+
+def get(monitor: PerformanceMonitor, *paths: str) -> None:
+    """One request per path; with ``threshold_seconds=0`` every one is slow."""
+    client = Client(monitor.create_middleware()(hello))
+    for path in paths:
+        assert client.get(path).data == b"hello"
+
+
+@pytest.fixture
+def mattermost() -> Iterator[FakeMattermost]:
+    with FakeMattermost() as server:
+        yield server
+
+
+def chat(server: FakeMattermost, **overrides: Any) -> dict[str, Any]:
+    """Config values for the fake Mattermost server."""
+    return {"enable_mattermost": True, "mattermost_server_url": server.url,
+            "mattermost_token": TOKEN, "mattermost_channel_id": CHANNEL,
+            "mattermost_timeout_seconds": 1.0, **overrides}
+
+
+# --- rate limit after de-duplication, and counts that are never lost ---------------------
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/alerts.sqlite3"
+    redis_url: str = request.getfixturevalue("redis_url")
+    RedisStore(redis_url, prefix="").close()
+    return redis_url
+
+
+def test_repeats_do_not_use_up_the_rate_limit(make_monitor: Callable[..., PerformanceMonitor],
+                                              recorder: RecordingNotifier,
+                                              store_url: str) -> None:
+    """Issue 14, row 1: 31 slow GET /a within a minute, then 1 slow GET /b: /b is alerted."""
+    monitor = make_monitor(threshold_seconds=0, alert_store_url=store_url,
+                           enable_local_file=False)
+    monitor.add_notifier(recorder)
+    endpoint_a = f"/a-{os.urandom(4).hex()}"  # the Redis server is shared by the session
+    endpoint_b = f"/b-{os.urandom(4).hex()}"
+    get(monitor, *[endpoint_a] * 31, endpoint_b)
+    assert monitor.flush(10)
+    assert [alert.event.endpoint for alert in recorder.alerts] == [f"GET {endpoint_a}",
+                                                                    f"GET {endpoint_b}"]
+    stats = monitor.get_stats()
+    assert (stats["alerts_sent"], stats["alerts_suppressed"], stats["alerts_rate_limited"]) == (
+        2, 30, 0)
+
+
+def test_a_rate_limited_alert_keeps_its_count(make_monitor: Callable[..., PerformanceMonitor],
+                                              recorder: RecordingNotifier,
+                                              tmp_path: Path) -> None:
+    """The endpoint held back by the cap alerts later, saying how many requests went unalerted."""
+    monitor = make_monitor(threshold_seconds=0, max_alerts_per_minute=1, enable_local_file=False,
+                           alert_store_url=f"sqlite:///{tmp_path}/alerts.sqlite3")
+    monitor.add_notifier(recorder)
+    get(monitor, "/a", "/b", "/b")
+    assert monitor.flush(10)
+    stats = monitor.get_stats()
+    assert (stats["alerts_sent"], stats["alerts_rate_limited"]) == (1, 2)
+    assert stats["alerts_suppressed"] == 0
+    monitor.update_config(max_alerts_per_minute=0)  # the same SQLite file, the cap lifted
+    get(monitor, "/b")
+    assert monitor.flush(10)
+    alert_b = recorder.alerts[-1]
+    assert (alert_b.event.endpoint, alert_b.suppressed_before) == ("GET /b", 2)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])
+def test_a_count_without_a_row_is_kept(kind: str, tmp_path: Path,
+                                       request: pytest.FixtureRequest) -> None:
+    """``suppress`` for an endpoint the store has never seen (its claim went to the fallback
+    store during an outage): the next claim reports it. On SQLite an UPDATE matched no row."""
+    store: AlertStore
+    if kind == "memory":
+        store = MemoryStore()
+    elif kind == "sqlite":
+        store = SQLiteStore(str(tmp_path / "alerts.sqlite3"))
+    else:
+        store = RedisStore(request.getfixturevalue("redis_url"), prefix=os.urandom(4).hex())
+    try:
+        store.suppress("GET /never-claimed")
+        store.suppress("GET /never-claimed")
+        claim = store.claim("GET /never-claimed", 60)
+        assert claim is not None and claim.suppressed_before == 2
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("cap, alerted, held_back", [(30, 30, 1), (0, 31, 0)])
+def test_window_zero_alerts_every_slow_request_up_to_the_cap(
+        make_monitor: Callable[..., PerformanceMonitor], recorder: RecordingNotifier,
+        cap: int, alerted: int, held_back: int) -> None:
+    """``alert_window_days=0`` means every slow request; the cap is an option with its own
+    counter, not a hidden constant counted as de-duplication."""
+    monitor = make_monitor(threshold_seconds=0, alert_window_days=0, enable_local_file=False,
+                           max_alerts_per_minute=cap)
+    monitor.add_notifier(recorder)
+    get(monitor, *[f"/storm/{i}" for i in range(31)])
+    assert monitor.flush(10)
+    assert len(recorder.alerts) == alerted
+    stats = monitor.get_stats()
+    assert (stats["alerts_sent"], stats["alerts_rate_limited"], stats["alerts_suppressed"]) == (
+        alerted, held_back, 0)
+
+
+def test_the_cap_is_a_validated_option() -> None:
+    assert Config().max_alerts_per_minute == 30
+    assert Config.from_env({"WPM_MAX_ALERTS_PER_MINUTE": "0"}).max_alerts_per_minute == 0
+    with pytest.raises(ConfigError) as error:
+        Config.from_env({"WPM_MAX_ALERTS_PER_MINUTE": "-1"})
+    assert error.value.key == "WPM_MAX_ALERTS_PER_MINUTE"
+    for name in ("notify_queue_bytes", "max_profile_bytes"):
+        with pytest.raises(ConfigError):
+            Config(**{name: 0})
+
+
+class StuckLocalNotifier(Notifier):
+    """A local notifier that blocks the alert worker until released."""
+
+    name = "stuck_local"
+    local = True
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def send(self, alert: Alert) -> None:
+        self.entered.set()
+        assert self.release.wait(30)
+
+
+def test_a_dropped_event_is_counted_once(make_monitor: Callable[..., PerformanceMonitor]) -> None:
+    monitor = make_monitor(threshold_seconds=0, alert_window_days=0, enable_local_file=False,
+                           notify_queue_size=1)
+    stuck = StuckLocalNotifier()
+    monitor.add_notifier(stuck)
+    get(monitor, "/one")
+    assert stuck.entered.wait(10)
+    get(monitor, "/two", "/three", "/four")  # one waits in the queue, two are dropped
+    stuck.release.set()
+    assert monitor.flush(10)
+    stats = monitor.get_stats()
+    assert stats["alerts_dropped"] == 2
+    assert stats["internal_errors"] == {}
+    assert stats["alerts_sent"] == 2
