@@ -4,8 +4,12 @@ monitor (issue 14)."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ from tests.mattermost_server import CHANNEL, TOKEN, FakeMattermost
 from web_performance_monitor import Config, ConfigError, PerformanceMonitor
 from web_performance_monitor.events import Alert
 from web_performance_monitor.notifiers import Notifier
+from web_performance_monitor.notifiers.channel import Channel
 from web_performance_monitor.store import AlertStore, MemoryStore, RedisStore, SQLiteStore
 
 
@@ -31,6 +36,15 @@ def get(monitor: PerformanceMonitor, *paths: str) -> None:
     client = Client(monitor.create_middleware()(hello))
     for path in paths:
         assert client.get(path).data == b"hello"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 @pytest.fixture
@@ -174,3 +188,113 @@ def test_a_dropped_event_is_counted_once(make_monitor: Callable[..., Performance
     assert stats["alerts_dropped"] == 2
     assert stats["internal_errors"] == {}
     assert stats["alerts_sent"] == 2
+
+
+# --- notifiers isolated from each other -------------------------------------------------------
+
+class BlockingNotifier(Notifier):
+    """A network notifier whose server never answers (until released)."""
+
+    name = "blocking"
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def send(self, alert: Alert) -> None:
+        self.entered.set()
+        self.release.wait(30)
+
+
+def test_a_stuck_channel_never_holds_another_back(
+        make_monitor: Callable[..., PerformanceMonitor], recorder: RecordingNotifier,
+        report_dir: Path) -> None:
+    monitor = make_monitor(threshold_seconds=0, alert_window_days=0)
+    blocking = BlockingNotifier()
+    monitor.add_notifier(blocking)
+    monitor.add_notifier(recorder)
+    get(monitor, *[f"/e/{i}" for i in range(5)])
+    assert blocking.entered.wait(10)
+    assert wait_until(lambda: len(recorder.alerts) == 5)
+    assert len(list(report_dir.glob("wpm_*.html"))) == 5
+    blocking.release.set()
+    assert monitor.flush(10)
+
+
+_EXIT_SCRIPT = """
+import atexit, json
+
+def report():  # registered before the monitor is imported: runs after its exit handler
+    stats = monitor.get_stats()
+    print(json.dumps({key: stats[key] for key in
+                      ("alerts_sent", "alerts_failed", "alerts_dropped", "notifiers")}))
+
+atexit.register(report)
+
+from web_performance_monitor import Config, PerformanceMonitor
+
+monitor = PerformanceMonitor(Config.from_env())
+for i in range(30):
+    monitor.create_decorator(name=f"endpoint-{i}", threshold_seconds=0)(lambda: None)()
+"""
+
+
+def test_a_hanging_chat_server_never_costs_a_local_report(mattermost: FakeMattermost,
+                                                          report_dir: Path) -> None:
+    """Issue 14, row 2: Mattermost accepts the connection and never answers; 30 slow endpoints;
+    normal exit: 30 local reports, and what the chat never got is counted."""
+    mattermost.mode = "hang"
+    env = {**os.environ, "WPM_LOCAL_OUTPUT_DIR": str(report_dir),
+           "WPM_ALERT_STORE_URL": "memory://", "WPM_ENABLE_MATTERMOST": "true",
+           "WPM_MATTERMOST_SERVER_URL": mattermost.url, "WPM_MATTERMOST_TOKEN": TOKEN,
+           "WPM_MATTERMOST_CHANNEL_ID": CHANNEL, "WPM_MATTERMOST_TIMEOUT_SECONDS": "2"}
+    done = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(list(report_dir.glob("wpm_*.html"))) == 30
+    stats = json.loads(done.stdout)
+    assert (stats["alerts_sent"], stats["alerts_failed"], stats["alerts_dropped"]) == (30, 0, 0)
+    assert stats["notifiers"]["mattermost"]["dropped"] == 30
+    assert mattermost.posts == []
+
+
+def test_retry_after_is_honoured(make_monitor: Callable[..., PerformanceMonitor],
+                                 mattermost: FakeMattermost) -> None:
+    """A 429 with ``Retry-After: 1``: nothing reaches the server for that second."""
+    mattermost.script.append("429")
+    mattermost.retry_after = "1"
+    monitor = make_monitor(threshold_seconds=0, enable_local_file=False, notify_retries=2,
+                           **chat(mattermost))
+    get(monitor, "/one", "/two", "/three")
+    assert monitor.flush(20)
+    assert len(mattermost.posts) == 3
+    (refused_at, _), (next_at, _) = mattermost.requests[:2]
+    assert next_at - refused_at >= 1.0
+    stats = monitor.get_stats()
+    assert stats["notifier_failures"] == {"mattermost": 1}
+    assert stats["alerts_sent"] == 3
+
+
+def test_a_failing_channel_trips_its_breaker_once_then_probes(
+        make_monitor: Callable[..., PerformanceMonitor], mattermost: FakeMattermost,
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Channel, "cooldown", 0.5)
+    mattermost.mode = "500"
+    monitor = make_monitor(threshold_seconds=0, **chat(mattermost))
+    get(monitor, "/1", "/2", "/3")
+    assert monitor.flush(10)
+    state = monitor.get_stats()["notifiers"]["mattermost"]
+    assert (state["breaker_open"], state["breaker_trips"]) == (True, 1)
+    mattermost.mode = "ok"
+    get(monitor, "/4")
+    assert monitor.flush(10)  # the probe, after the cooldown
+    assert [post["message"].split("`")[1] for post in mattermost.posts] == ["GET /4"]
+    stats = monitor.get_stats()
+    assert stats["notifiers"]["mattermost"]["breaker_open"] is False
+    assert stats["notifier_failures"] == {"mattermost": 3}
+    assert stats["alerts_sent"] == 4  # the local reports went out all along
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len([m for m in messages if "mattermost is failing" in m]) == 1
+    assert len([m for m in messages if "mattermost works again" in m]) == 1
+    # mattermostdriver's own ERROR line per failed call is quieted to our DEBUG
+    assert [r for r in caplog.records if r.name.startswith("mattermostdriver")] == []
