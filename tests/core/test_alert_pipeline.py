@@ -4,6 +4,7 @@ monitor (issue 14)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pyinstrument.session import Session
 from werkzeug.test import Client
 
 from tests.conftest import RecordingNotifier
@@ -23,6 +25,9 @@ from web_performance_monitor import Config, ConfigError, PerformanceMonitor
 from web_performance_monitor.events import Alert
 from web_performance_monitor.notifiers import Notifier
 from web_performance_monitor.notifiers.channel import Channel
+from web_performance_monitor.profiling import ProfileResult
+from web_performance_monitor.profiling.sampler import SamplingProfiler
+from web_performance_monitor.sizing import profile_bytes
 from web_performance_monitor.store import AlertStore, MemoryStore, RedisStore, SQLiteStore
 
 
@@ -200,8 +205,10 @@ class BlockingNotifier(Notifier):
     def __init__(self) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
+        self.first: Alert | None = None
 
     def send(self, alert: Alert) -> None:
+        self.first = self.first or alert
         self.entered.set()
         self.release.wait(30)
 
@@ -298,3 +305,66 @@ def test_a_failing_channel_trips_its_breaker_once_then_probes(
     assert len([m for m in messages if "mattermost works again" in m]) == 1
     # mattermostdriver's own ERROR line per failed call is quieted to our DEBUG
     assert [r for r in caplog.records if r.name.startswith("mattermostdriver")] == []
+
+
+# --- memory bounded in bytes -----------------------------------------------------------------
+
+def deep_profile(samples: int, depth: int) -> ProfileResult:
+    """What the sampler hands over for a long request ``depth`` frames deep: one list per
+    sample, the identifier strings shared."""
+    stack = [f"frame_{i}\x00/app/deep.py\x00{i}" for i in range(depth)]
+    records = [(list(stack), 0.005) for _ in range(samples)]
+    return ProfileResult(session=Session(
+        frame_records=records, start_time=time.time(), duration=samples * 0.005,
+        min_interval=0.005, max_interval=0.005, sample_count=samples,
+        start_call_stack=["[request]\x00<web_performance_monitor>\x000"],
+        target_description="synthetic deep stacks", cpu_time=0.0, sys_path=sys.path,
+        sys_prefixes=Session.current_sys_prefixes()))
+
+
+@pytest.fixture
+def deep_stacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every slow request's profile: 1,000 samples of a 300-deep stack (about 2.5 MB), what a
+    5 s request 300 frames deep gives; synthetic, so the test takes seconds, not minutes."""
+    real_end = SamplingProfiler.end
+
+    def end(self: SamplingProfiler, run: Any, keep: bool) -> ProfileResult | None:
+        result = real_end(self, run, keep)
+        return deep_profile(1000, 300) if keep else result
+
+    monkeypatch.setattr(SamplingProfiler, "end", end)
+
+
+def rss_bytes() -> int:
+    gc.collect()
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="RSS read from /proc")
+@pytest.mark.usefixtures("deep_stacks")
+def test_a_stuck_channel_keeps_memory_bounded(make_monitor: Callable[..., PerformanceMonitor],
+                                              report_dir: Path) -> None:
+    """Issue 14, row 3 (chat server stuck, slow requests with 300-deep stacks): once 422 MB;
+    here 100 such requests, each profile merged to 256 KB, 2 MB waiting for the channel."""
+    monitor = make_monitor(threshold_seconds=0, alert_window_days=0, max_alerts_per_minute=0,
+                           max_profile_bytes=256 * 1024, notify_queue_bytes=2 * 1024 * 1024)
+    blocking = BlockingNotifier()
+    monitor.add_notifier(blocking)
+    before = rss_bytes()
+    get(monitor, *[f"/deep/{i}" for i in range(100)])
+
+    def reported() -> int:  # the alert queue (2 MB too) may drop some of the burst, counted
+        return len(list(report_dir.glob("wpm_*.html")))
+
+    assert wait_until(lambda: reported() + monitor.get_stats()["alerts_dropped"] == 100, 60)
+    grown = rss_bytes() - before
+    state = monitor.get_stats()["notifiers"]["blocking"]
+    assert state["queued_bytes"] <= 2 * 1024 * 1024
+    assert state["dropped"] == reported() - 1 - state["queued"]  # one is being sent
+    assert grown < 64 * 1024 * 1024, f"RSS grew by {grown / 2**20:.0f} MB"
+    assert blocking.first is not None
+    profile = blocking.first.event.profile
+    assert profile_bytes(profile) <= 256 * 1024
+    assert profile is not None and "merged" in (profile.note or "")
+    blocking.release.set()
