@@ -54,7 +54,7 @@ class BackgroundWorker:
                  on_drop: Callable[[Any], None] = _ignore) -> None:
         self._handler = _weak(handle)
         self._report_error = report_error
-        self._on_drop = on_drop
+        self._on_drop = _weak(on_drop)  # a channel's method: held weakly too
         self._maxsize = maxsize
         self._max_bytes = max_bytes
         self._name = name
@@ -109,7 +109,7 @@ class BackgroundWorker:
                 self._ensure_thread()
                 self._cond.notify()
         if full:
-            self._on_drop(item)
+            self._dropped(item)
         return not full
 
     def _run(self) -> None:
@@ -170,8 +170,13 @@ class BackgroundWorker:
             self._stopping = True
             self._cond.notify_all()
         for item in left:
-            self._on_drop(item)
+            self._dropped(item)
         return drained
+
+    def _dropped(self, item: Any) -> None:
+        on_drop = self._on_drop()
+        if on_drop is not None:
+            on_drop(item)
 
     def _owner_gone(self) -> None:
         with self._cond:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -368,3 +369,27 @@ def test_a_stuck_channel_keeps_memory_bounded(make_monitor: Callable[..., Perfor
     assert profile_bytes(profile) <= 256 * 1024
     assert profile is not None and "merged" in (profile.note or "")
     blocking.release.set()
+
+
+# --- threads that end with their monitor -------------------------------------------------------
+
+def test_a_dropped_monitor_is_freed_and_its_threads_end(report_dir: Path) -> None:
+    """The alert worker and channel threads hold the monitor weakly: a monitor that alerted and
+    is then dropped (an app factory's, a test's) is freed, and its threads end."""
+    before = set(threading.enumerate())
+    monitor = PerformanceMonitor(Config(threshold_seconds=0, local_output_dir=str(report_dir),
+                                        alert_store_url="memory://"))
+    recorder = RecordingNotifier()
+    monitor.add_notifier(recorder)
+    get(monitor, "/x")
+    assert monitor.flush(10)
+    assert len(recorder.alerts) == 1 and len(list(report_dir.glob("wpm_*.html"))) == 1
+    started = set(threading.enumerate()) - before
+    assert {thread.name for thread in started} >= {"wpm-alerts", "wpm-recording"}
+    freed = weakref.ref(monitor)
+    del monitor
+    gc.collect()
+    assert freed() is None
+    for thread in started:
+        thread.join(10)
+    assert [thread.name for thread in started if thread.is_alive()] == []
