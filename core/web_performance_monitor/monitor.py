@@ -41,6 +41,7 @@ __all__ = ["PerformanceMonitor"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _perf = time.perf_counter
+EXIT_SECONDS = 5.0  # at interpreter exit, for pending alerts of all monitors together
 # ``describe(monitor, subject)``: the monitor passes itself (its config, its masker).
 Describe = Callable[["PerformanceMonitor", Any], SlowDetails]
 
@@ -494,7 +495,13 @@ _live_monitors: weakref.WeakSet[PerformanceMonitor] = weakref.WeakSet()
 
 @atexit.register
 def _close_all() -> None:
-    """At interpreter exit: flush every live monitor's pending alerts, through its error log."""
+    """At interpreter exit: flush every live monitor's pending alerts, through its error log.
+
+    One deadline for all of them (``EXIT_SECONDS``): twenty monitors with a hanging chat server
+    must not hold the exit for twenty times as long. Each still gets a moment for its local
+    reports.
+    """
+    deadline = time.monotonic() + EXIT_SECONDS
     for monitor in list(_live_monitors):
         with monitor.errors.guard("closing at exit"):
-            monitor.close(timeout=5, final=True)
+            monitor.close(timeout=max(0.2, deadline - time.monotonic()), final=True)

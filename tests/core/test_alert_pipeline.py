@@ -26,6 +26,7 @@ from web_performance_monitor import Config, ConfigError, PerformanceMonitor
 from web_performance_monitor.events import Alert
 from web_performance_monitor.notifiers import Notifier
 from web_performance_monitor.notifiers.channel import Channel
+from web_performance_monitor.notifiers.mattermost import DEFAULT_RETRY_AFTER, retry_after
 from web_performance_monitor.profiling import ProfileResult
 from web_performance_monitor.profiling.sampler import SamplingProfiler
 from web_performance_monitor.sizing import profile_bytes
@@ -229,6 +230,35 @@ def test_a_stuck_channel_never_holds_another_back(
     assert monitor.flush(10)
 
 
+def test_an_alert_no_channel_could_take_is_failed_and_alerts_again(
+        make_monitor: Callable[..., PerformanceMonitor]) -> None:
+    """A channel's full queue drops an alert: with no local report it counts as failed, and
+    its window is given back, so the endpoint's next slow request alerts (nothing is lost)."""
+    monitor = make_monitor(threshold_seconds=0, enable_local_file=False, notify_queue_size=1)
+    blocking = BlockingNotifier()
+    monitor.add_notifier(blocking)
+    get(monitor, "/one")
+    assert blocking.entered.wait(10)
+    get(monitor, "/two")  # waits in the channel's queue
+    assert wait_until(lambda: monitor.get_stats()["notifiers"]["blocking"]["queued"] == 1)
+    get(monitor, "/three")  # dropped by the channel
+    assert wait_until(lambda: monitor.get_stats()["alerts_failed"] == 1)
+    blocking.release.set()
+    assert monitor.flush(10)
+    get(monitor, "/three")  # its window was released: it alerts now
+    assert monitor.flush(10)
+    stats = monitor.get_stats()
+    assert (stats["alerts_sent"], stats["alerts_failed"]) == (3, 1)
+    assert stats["notifiers"]["blocking"]["dropped"] == 1
+
+
+def test_retry_after_header_forms() -> None:
+    assert retry_after("120") == 120.0
+    assert retry_after("Wed, 21 Oct 2026 07:28:00 GMT",
+                       now=1792567680.0 - 30) == pytest.approx(30.0)
+    assert retry_after(None) == retry_after("soon") == DEFAULT_RETRY_AFTER
+
+
 _EXIT_SCRIPT = """
 import atexit, json
 
@@ -393,3 +423,21 @@ def test_a_dropped_monitor_is_freed_and_its_threads_end(report_dir: Path) -> Non
     for thread in started:
         thread.join(10)
     assert [thread.name for thread in started if thread.is_alive()] == []
+
+
+def test_reconfiguring_ends_the_old_channel_threads(
+        make_monitor: Callable[..., PerformanceMonitor], recorder: RecordingNotifier) -> None:
+    monitor = make_monitor(threshold_seconds=0)
+    monitor.add_notifier(recorder)
+    before = set(threading.enumerate())
+    get(monitor, "/x")
+    assert monitor.flush(10)
+    old = [thread for thread in set(threading.enumerate()) - before
+           if thread.name == "wpm-recording"]
+    monitor.update_config(threshold_seconds=0.0, alert_window_days=0)
+    for thread in old:
+        thread.join(10)
+    assert old and not any(thread.is_alive() for thread in old)
+    get(monitor, "/x")  # the notifier added before is kept, on a new channel
+    assert monitor.flush(10)
+    assert len(recorder.alerts) == 2
