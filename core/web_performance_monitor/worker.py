@@ -173,6 +173,11 @@ class BackgroundWorker:
             self._dropped(item)
         return drained
 
+    def count_dropped(self) -> None:
+        """Count an item the handler gave up on itself (its owner is closing)."""
+        with self._cond:
+            self.dropped += 1
+
     def _dropped(self, item: Any) -> None:
         on_drop = self._on_drop()
         if on_drop is not None:

@@ -313,6 +313,21 @@ def test_retry_after_is_honoured(make_monitor: Callable[..., PerformanceMonitor]
     assert stats["alerts_sent"] == 3
 
 
+def test_close_gives_up_on_a_long_retry_after_and_counts_it(
+        make_monitor: Callable[..., PerformanceMonitor], mattermost: FakeMattermost) -> None:
+    mattermost.mode = "429"
+    mattermost.retry_after = "600"
+    monitor = make_monitor(threshold_seconds=0, enable_local_file=False, notify_retries=1,
+                           **chat(mattermost))
+    get(monitor, "/x")
+    assert wait_until(lambda: len(mattermost.requests) == 1)
+    monitor.close(timeout=0.5)  # the server asked for ten minutes: not waited for
+    stats = monitor.get_stats()
+    assert stats["notifiers"]["mattermost"]["dropped"] == 1
+    assert (stats["alerts_sent"], stats["alerts_failed"]) == (0, 1)
+    assert len(mattermost.requests) == 1
+
+
 def test_a_failing_channel_trips_its_breaker_once_then_probes(
         make_monitor: Callable[..., PerformanceMonitor], mattermost: FakeMattermost,
         caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -72,6 +72,8 @@ class Channel:
     cooldown = 30.0  # seconds before the first probe of an open breaker
     max_cooldown = 600.0
     max_wait = 900.0  # the longest Retry-After honoured, in seconds
+    grace = 0.1  # seconds for close() to see a waiting job given up (one in a network call
+    # goes on to its own timeout; at exit it is counted as dropped)
 
     def __init__(self, notifier: Notifier, *, retries: int, retry_delay: float, queue_size: int,
                  queue_bytes: int, size: Callable[[Alert], int],
@@ -108,8 +110,8 @@ class Channel:
     def close(self, timeout: float, final: bool = False) -> bool:
         """Send what can be sent within ``timeout``; drop (and count) the rest."""
         drained = self._worker.flush(timeout)
-        self._closing.set()
-        self._worker.close(0, final=final)
+        self._closing.set()  # a wait (backoff, Retry-After, breaker) ends and gives its job up
+        self._worker.close(self.grace, final=final)
         return drained
 
     def state(self) -> dict[str, Any]:
@@ -128,7 +130,9 @@ class Channel:
         attempts = 1 if self._open_until else self.retries + 1
         for attempt in range(attempts):
             if not self._wait(max(self._not_before, self._open_until)):
-                return  # closing: close() drops and settles the job
+                if self._settle(job, False):  # closing: given up (unless close() counted it)
+                    self._worker.count_dropped()
+                return
             try:
                 self.notifier.send(job.alert)
             except RetryLater as exc:
@@ -176,8 +180,10 @@ class Channel:
     def _dropped(self, job: _Job) -> None:
         self._settle(job, False)
 
-    def _settle(self, job: _Job, delivered: bool) -> None:
+    def _settle(self, job: _Job, delivered: bool) -> bool:
+        """Tell the job's delivery, once; False when it was settled already."""
         with self._settling:
             first, job.settled = not job.settled, True
         if first:
             job.delivery.settle(self.name, delivered)
+        return first
