@@ -311,9 +311,7 @@ class PerformanceMonitor:
         return claim
 
     def _give_back(self, parts: _Parts, claim: Claim) -> None:
-        """Release a window this worker took, counting the request that took it."""
-        if claim.token:  # alert_window_days=0 takes no window
-            self._with_store(parts, lambda store: store.release(claim))
+        _give_back(self.errors, parts.store, self._fallback_store, claim)
 
     def _with_store(self, parts: _Parts, action: Callable[[AlertStore], Any]) -> Any:
         return _use_store(self.errors, parts.store, self._fallback_store, action)
@@ -350,8 +348,7 @@ class PerformanceMonitor:
 
         def failed() -> None:  # every notifier gave up: a later slow request may alert again
             stats.count("alerts_failed")
-            if claim.token:
-                _use_store(errors, store, fallback, lambda s: s.release(claim))
+            _give_back(errors, store, fallback, claim)
 
         return Delivery(len(parts.local) + len(parts.channels), sent, failed)
 
@@ -488,6 +485,12 @@ def _use_store(errors: ErrorLog, store: AlertStore, fallback: AlertStore,
     except Exception as exc:
         errors.report("using the alert store", exc)
         return action(fallback)
+
+
+def _give_back(errors: ErrorLog, store: AlertStore, fallback: AlertStore, claim: Claim) -> None:
+    """Release a window this process took, counting the request that took it as not alerted."""
+    if claim.token:  # alert_window_days=0 takes no window
+        _use_store(errors, store, fallback, lambda s: s.release(claim))
 
 
 _live_monitors: weakref.WeakSet[PerformanceMonitor] = weakref.WeakSet()
