@@ -456,3 +456,65 @@ def test_reconfiguring_ends_the_old_channel_threads(
     get(monitor, "/x")  # the notifier added before is kept, on a new channel
     assert monitor.flush(10)
     assert len(recorder.alerts) == 2
+
+
+# --- all of it at once -----------------------------------------------------------------------
+
+def half_slow(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    if environ.get("QUERY_STRING") == "slow=1":
+        time.sleep(0.1)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def test_under_chaos_each_endpoint_alerts_once_and_counts_add_up(
+        make_monitor: Callable[..., PerformanceMonitor], mattermost: FakeMattermost,
+        report_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14's soak, scaled down: 2,000 requests on 8 threads, 5% slow across 50 endpoints,
+    the chat server switching between hanging, 500, 429 and working every 0.3 s."""
+    monkeypatch.setattr(Channel, "cooldown", 0.5)
+    monkeypatch.setattr(Channel, "max_cooldown", 1.0)
+    mattermost.retry_after = "1"
+    monitor = make_monitor(alert_store_url=f"sqlite:///{tmp_path}/alerts.sqlite3",
+                           max_alerts_per_minute=0, notify_retries=1,
+                           **chat(mattermost, mattermost_timeout_seconds=0.5))
+    stop = threading.Event()
+
+    def chaos() -> None:
+        modes = ["hang", "500", "429", "ok"]
+        turn = 0
+        while not stop.wait(0.3):
+            mattermost.mode = modes[turn % len(modes)]
+            turn += 1
+        mattermost.mode = "ok"
+
+    def requests(first: int) -> None:
+        client = Client(monitor.create_middleware()(half_slow))
+        for k in range(first, 2000, 8):
+            slow = k % 20 == 0  # 100 slow requests, two per endpoint
+            endpoint = (k // 20) % 50 if slow else k % 50
+            client.get(f"/e{endpoint}", query_string="slow=1" if slow else "")
+
+    switcher = threading.Thread(target=chaos)
+    switcher.start()
+    clients = [threading.Thread(target=requests, args=(i,)) for i in range(8)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join(60)
+    stop.set()
+    switcher.join()
+    assert monitor.flush(30)
+
+    reported = sorted(path.name.split("_")[1] for path in report_dir.glob("wpm_*.html"))
+    assert reported == sorted(f"GET-e{n}" for n in range(50))  # each exactly once
+    stats = monitor.get_stats()
+    assert stats["alerts_sent"] == 50 and stats["alerts_failed"] == 0
+    outcomes = ("alerts_sent", "alerts_suppressed", "alerts_rate_limited", "alerts_failed",
+                "alerts_dropped")
+    assert sum(stats[key] for key in outcomes) == stats["slow_requests"] >= 100
+    chat_state = stats["notifiers"]["mattermost"]
+    assert chat_state["sent"] + chat_state["failed"] + chat_state["dropped"] == 50
+    assert chat_state["queued"] == 0
+    posted = [post["message"].split("`")[1] for post in mattermost.posts]
+    assert len(posted) == len(set(posted)) == chat_state["sent"]

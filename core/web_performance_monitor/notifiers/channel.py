@@ -92,6 +92,8 @@ class Channel:
         self._open_until = 0.0  # monotonic; 0 while the breaker is closed
         self._next_cooldown = self.cooldown
         self.trips = 0
+        self.sent = 0  # alerts delivered
+        self.failed = 0  # alerts that failed every attempt (dropped ones: the worker counts)
         self._settling = threading.Lock()  # close() may give up a job its thread still holds
         self._worker = BackgroundWorker(self._send, queue_size, queue_bytes,
                                         name=f"wpm-{self.name}", report_error=report_error,
@@ -116,13 +118,13 @@ class Channel:
 
     def state(self) -> dict[str, Any]:
         """For ``get_stats()["notifiers"]``."""
-        return {"queued": len(self._worker), "queued_bytes": self._worker.queued_bytes,
-                "dropped": self._worker.dropped, "breaker_open": self._open_until > 0,
-                "breaker_trips": self.trips}
+        return {"sent": self.sent, "failed": self.failed, "dropped": self._worker.dropped,
+                "queued": len(self._worker), "queued_bytes": self._worker.queued_bytes,
+                "breaker_open": self._open_until > 0, "breaker_trips": self.trips}
 
     def reset_counts(self) -> None:
         self._worker.dropped = 0
-        self.trips = 0
+        self.trips = self.sent = self.failed = 0
 
     # --- the channel's thread ------------------------------------------------------------
 
@@ -145,9 +147,10 @@ class Channel:
                     self._not_before = time.monotonic() + backoff
             else:
                 self._recovered()
-                self._settle(job, True)
+                # Counted once per alert: close() may have counted it as dropped meanwhile.
+                self.sent += self._settle(job, True)
                 return
-        self._settle(job, False)
+        self.failed += self._settle(job, False)
         self._failed_in_row += 1
         if self._open_until or self._failed_in_row >= self.breaker_after:
             self._trip()
