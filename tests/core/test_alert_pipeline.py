@@ -346,9 +346,9 @@ def test_a_failing_channel_trips_its_breaker_once_then_probes(
     assert stats["notifiers"]["mattermost"]["breaker_open"] is False
     assert stats["notifier_failures"] == {"mattermost": 3}
     assert stats["alerts_sent"] == 4  # the local reports went out all along
-    messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert len([m for m in messages if "mattermost is failing" in m]) == 1
-    assert len([m for m in messages if "mattermost works again" in m]) == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len([m for m in warnings if "mattermost is failing" in m]) == 1
+    assert len([r for r in caplog.records if "mattermost works again" in r.getMessage()]) == 1
     # mattermostdriver's own ERROR line per failed call is quieted to our DEBUG
     assert [r for r in caplog.records if r.name.startswith("mattermostdriver")] == []
 

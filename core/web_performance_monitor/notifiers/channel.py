@@ -165,17 +165,18 @@ class Channel:
         self._count_failure(self.name)
 
     def _trip(self) -> None:
+        """Open the breaker, or keep it open after a failed probe (logged once per outage)."""
+        log = logger.debug if self._open_until else logger.warning
         cooldown = max(self._next_cooldown, self._not_before - time.monotonic())
         self._open_until = time.monotonic() + cooldown
         self._next_cooldown = min(self._next_cooldown * 2, self.max_cooldown)
         self.trips += 1
-        log = logger.warning if self.trips == 1 else logger.debug
         log("web_performance_monitor: %s is failing (%d alerts in a row); its alerts wait in "
             "its queue and it is tried again in %.0f s", self.name, self._failed_in_row, cooldown)
 
     def _recovered(self) -> None:
         if self._open_until:
-            logger.warning("web_performance_monitor: %s works again", self.name)
+            logger.info("web_performance_monitor: %s works again", self.name)
         self._failed_in_row = 0
         self._open_until = 0.0
         self._next_cooldown = self.cooldown
