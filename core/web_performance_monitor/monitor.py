@@ -79,10 +79,14 @@ class PerformanceMonitor:
         self._overheads = self.stats.overheads
         self._fallback_store = MemoryStore()
         self._profiler = self._new_profiler(self.config)
+        # endpoint -> its slow event waiting in the alert queue (see ``_queue``)
+        self._waiting: dict[str, SlowEvent] = {}
+        self._waiting_lock = threading.Lock()
         # Holds ``_handle`` weakly: a monitor nobody uses is freed and the thread ends.
         self._worker = BackgroundWorker(self._handle, self.config.notify_queue_size,
                                         self.config.notify_queue_bytes,
-                                        report_error=self.errors.report)
+                                        report_error=self.errors.report,
+                                        on_drop=self._dropped)
         _live_monitors.add(self)
 
     # --- configuration -------------------------------------------------------------------
@@ -244,12 +248,41 @@ class PerformanceMonitor:
                           thread=threading.current_thread().name, status=status,
                           error=type(error).__qualname__ if error else None, profile=profile,
                           record=details.record, call=details.call)
-        # Bounded in bytes, not only in count: a deep profile is merged before it waits.
-        shrink_profile(profile, self.config.max_profile_bytes)
-        if not self._worker.submit(event, event_bytes(event)):  # counted in alerts_dropped
+        if not self._queue(event):  # counted in alerts_dropped
             self._warn_once("queue full", "the alert queue is full (notify_queue_size, "
                             "notify_queue_bytes): slow requests are counted in "
                             "get_stats()['alerts_dropped'] and not alerted")
+
+    def _queue(self, event: SlowEvent) -> bool:
+        """Hand ``event`` to the alert worker; False when the queue is full.
+
+        A repeat of an endpoint whose event still waits in the queue is folded into it (counted
+        there): de-duplication would suppress it anyway, and 300 repeats of ``GET /a`` must not
+        fill the queue and drop ``GET /b``. With ``alert_window_days=0`` each slow request is
+        its own alert. The queue is bounded in bytes too: a deep profile is merged first.
+        """
+        if self.config.alert_window_days > 0:
+            with self._waiting_lock:
+                earlier = self._waiting.get(event.endpoint)
+                if earlier is not None:
+                    earlier.repeats += 1
+                    return True
+                self._waiting[event.endpoint] = event
+        shrink_profile(event.profile, self.config.max_profile_bytes)
+        return self._worker.submit(event, event_bytes(event))
+
+    def _unqueue(self, event: SlowEvent) -> int:
+        """Take ``event`` out of the waiting ones: how many repeats were folded into it (0 if
+        it was taken out before)."""
+        with self._waiting_lock:
+            if self._waiting.get(event.endpoint) is not event:
+                return 0
+            del self._waiting[event.endpoint]
+            return event.repeats
+
+    def _dropped(self, event: SlowEvent) -> None:
+        """The alert queue dropped ``event``: its folded repeats are dropped with it."""
+        self._worker.count_dropped(self._unqueue(event))
 
     def _stop_profile(self, run: Any, keep: bool) -> ProfileResult | None:
         try:
@@ -284,12 +317,16 @@ class PerformanceMonitor:
         must not use up the places of new endpoints.
         """
         parts = self._parts
+        repeats = self._unqueue(event)  # none are folded into it from now on
         with self.errors.guard("handling a slow request"):
             claim = self._claim(parts, event.endpoint)
             if claim is None:
-                self._with_store(parts, lambda store: store.suppress(event.endpoint))
-                self.stats.count("alerts_suppressed")
+                self._with_store(parts, lambda store: store.suppress(event.endpoint, 1 + repeats))
+                self.stats.count("alerts_suppressed", 1 + repeats)
                 return
+            if repeats:  # later than this one: told in the endpoint's next alert
+                self._with_store(parts, lambda store: store.suppress(event.endpoint, repeats))
+                self.stats.count("alerts_suppressed", repeats)
             if parts.budget is not None and not parts.budget.take():
                 # Given back with this request counted: the endpoint alerts with its next one.
                 self._give_back(parts, claim)

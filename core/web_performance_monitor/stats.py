@@ -122,11 +122,11 @@ class Stats:
             self._window_started = now
             return True
 
-    def count(self, name: str) -> None:
-        """Add one to a counter: alerts_sent, alerts_suppressed, alerts_rate_limited or
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to a counter: alerts_sent, alerts_suppressed, alerts_rate_limited or
         alerts_failed."""
         with self._lock:
-            setattr(self, name, getattr(self, name) + 1)
+            setattr(self, name, getattr(self, name) + n)
 
     def notifier_failed(self, notifier: str) -> None:
         with self._lock:

@@ -173,10 +173,10 @@ class BackgroundWorker:
             self._dropped(item)
         return drained
 
-    def count_dropped(self) -> None:
-        """Count an item the handler gave up on itself (its owner is closing)."""
+    def count_dropped(self, n: int = 1) -> None:
+        """Count items given up outside the queue (by the handler, or folded into one)."""
         with self._cond:
-            self.dropped += 1
+            self.dropped += n
 
     def _dropped(self, item: Any) -> None:
         on_drop = self._on_drop()

@@ -105,8 +105,9 @@ def test_a_rate_limited_alert_keeps_its_count(make_monitor: Callable[..., Perfor
     monitor = make_monitor(threshold_seconds=0, max_alerts_per_minute=1, enable_local_file=False,
                            alert_store_url=f"sqlite:///{tmp_path}/alerts.sqlite3")
     monitor.add_notifier(recorder)
-    get(monitor, "/a", "/b", "/b")
-    assert monitor.flush(10)
+    for path in ("/a", "/b", "/b"):  # one at a time: a waiting repeat would be folded
+        get(monitor, path)
+        assert monitor.flush(10)
     stats = monitor.get_stats()
     assert (stats["alerts_sent"], stats["alerts_rate_limited"]) == (1, 2)
     assert stats["alerts_suppressed"] == 0
@@ -131,9 +132,9 @@ def test_a_count_without_a_row_is_kept(kind: str, tmp_path: Path,
         store = RedisStore(request.getfixturevalue("redis_url"), prefix=os.urandom(4).hex())
     try:
         store.suppress("GET /never-claimed")
-        store.suppress("GET /never-claimed")
+        store.suppress("GET /never-claimed", 3)  # repeats folded into one queued event
         claim = store.claim("GET /never-claimed", 60)
-        assert claim is not None and claim.suppressed_before == 2
+        assert claim is not None and claim.suppressed_before == 4
     finally:
         store.close()
 
@@ -195,6 +196,27 @@ def test_a_dropped_event_is_counted_once(make_monitor: Callable[..., Performance
     assert stats["alerts_dropped"] == 2
     assert stats["internal_errors"] == {}
     assert stats["alerts_sent"] == 2
+
+
+def test_repeats_do_not_fill_the_alert_queue(make_monitor: Callable[..., PerformanceMonitor],
+                                             recorder: RecordingNotifier) -> None:
+    """The same class as row 1, for the queue's places: 300 slow GET /a while the worker is
+    busy, then one slow GET /b; the repeats wait as one event, and /b is alerted."""
+    monitor = make_monitor(threshold_seconds=0, enable_local_file=False, notify_queue_size=4)
+    stuck = StuckLocalNotifier()
+    monitor.add_notifier(stuck)
+    monitor.add_notifier(recorder)
+    get(monitor, "/first")
+    assert stuck.entered.wait(10)
+    get(monitor, *["/a"] * 300, "/b")
+    stuck.release.set()
+    assert monitor.flush(10)
+    assert [alert.event.endpoint for alert in recorder.alerts] == ["GET /first", "GET /a",
+                                                                    "GET /b"]
+    stats = monitor.get_stats()
+    assert (stats["alerts_sent"], stats["alerts_suppressed"], stats["alerts_dropped"]) == (
+        3, 299, 0)
+    assert stats["slow_requests"] == 302
 
 
 # --- notifiers isolated from each other -------------------------------------------------------
