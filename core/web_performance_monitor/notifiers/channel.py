@@ -15,9 +15,11 @@ each channel retries on its own thread:
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -86,7 +88,7 @@ class Channel:
         self._size = size
         self._report_error = report_error
         self._count_failure = count_failure
-        self._closing = threading.Event()  # set by close(): stop waiting, give up
+        self._reset_after_fork()
         self._not_before = 0.0  # monotonic time before which nothing is sent (Retry-After)
         self._failed_in_row = 0
         self._open_until = 0.0  # monotonic; 0 while the breaker is closed
@@ -94,10 +96,16 @@ class Channel:
         self.trips = 0
         self.sent = 0  # alerts delivered
         self.failed = 0  # alerts that failed every attempt (dropped ones: the worker counts)
-        self._settling = threading.Lock()  # close() may give up a job its thread still holds
         self._worker = BackgroundWorker(self._send, queue_size, queue_bytes,
                                         name=f"wpm-{self.name}", report_error=report_error,
                                         on_drop=self._dropped)
+        _after_fork.add(self)
+
+    def _reset_after_fork(self) -> None:
+        """Fresh locks in a forked child (gunicorn's workers): the parent's thread may have
+        held one at the fork, and no thread there would ever release it."""
+        self._closing = threading.Event()  # set by close(): stop waiting, give up
+        self._settling = threading.Lock()  # close() may give up a job its thread still holds
 
     # --- fed by the alert worker ------------------------------------------------------
 
@@ -191,3 +199,15 @@ class Channel:
         if first:
             job.delivery.settle(self.name, delivered)
         return first
+
+
+_after_fork: weakref.WeakSet[Channel] = weakref.WeakSet()
+
+
+def _reset_all_after_fork() -> None:
+    for channel in list(_after_fork):
+        channel._reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_all_after_fork)
