@@ -121,6 +121,8 @@ class BackgroundWorker:
                         cond.wait()
                     handler = self._handler() if items else None
                     if handler is None:  # stopped and drained, or the owner is gone
+                        self._thread = None  # under the lock: a submit from now on starts one
+                        cond.notify_all()
                         return
                     item, size = items.popleft()
                     self.queued_bytes -= size
@@ -134,7 +136,7 @@ class BackgroundWorker:
                     with cond:
                         self._current = _IDLE
                         cond.notify_all()
-        finally:
+        finally:  # also when the thread dies of a BaseException
             with cond:
                 if self._thread is threading.current_thread():
                     self._thread = None
