@@ -29,7 +29,7 @@ from web_performance_monitor.notifiers.channel import Channel
 from web_performance_monitor.notifiers.mattermost import DEFAULT_RETRY_AFTER, retry_after
 from web_performance_monitor.profiling import ProfileResult
 from web_performance_monitor.profiling.sampler import SamplingProfiler
-from web_performance_monitor.sizing import profile_bytes
+from web_performance_monitor.sizing import profile_bytes, shrink_profile
 from web_performance_monitor.store import AlertStore, MemoryStore, RedisStore, SQLiteStore
 
 
@@ -409,6 +409,21 @@ def rss_bytes() -> int:
     gc.collect()
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_profile_over_budget_is_merged_keeping_its_time() -> None:
+    profile = deep_profile(1000, 300)
+    assert profile.session is not None
+    records = profile.session.frame_records
+    before = (records[0], sum(weight for _, weight in records))
+    shrink_profile(profile, 256 * 1024)
+    merged = profile.session.frame_records
+    assert profile_bytes(profile) <= 256 * 1024 < profile_bytes(deep_profile(1000, 300))
+    assert (merged[0], sum(weight for _, weight in merged)) == (
+        before[0], pytest.approx(before[1]))
+    assert profile.session.sample_count == len(merged) < 1000
+    assert profile.note == f"1,000 samples merged into {len(merged)} to fit max_profile_bytes " \
+                           "(262,144 bytes)"
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="RSS read from /proc")
