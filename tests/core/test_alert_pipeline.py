@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +54,6 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return True
 
 
-@pytest.fixture
-def mattermost() -> Iterator[FakeMattermost]:
-    with FakeMattermost() as server:
-        yield server
-
-
 def chat(server: FakeMattermost, **overrides: Any) -> dict[str, Any]:
     """Config values for the fake Mattermost server."""
     return {"enable_mattermost": True, "mattermost_server_url": server.url,
@@ -76,7 +70,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/alerts.sqlite3"
     redis_url: str = request.getfixturevalue("redis_url")
-    RedisStore(redis_url, prefix="").close()
     return redis_url
 
 
