@@ -50,7 +50,7 @@ class Elements(HTMLParser):
 
 
 def hostile_work() -> None:
-    busy(0.15)
+    busy(0.3)
 
 
 # A code object can carry any name; a file name is whatever the loader was given.
