@@ -1,7 +1,10 @@
 """A local HTTP server on 127.0.0.1 speaking the Mattermost v4 endpoints the client uses.
 
 ``users/me`` (login), ``files`` (multipart upload) and ``posts``; it checks the bearer token and
-records uploads and posts. ``mode`` makes it misbehave: "401", "500" or "slow".
+records uploads, posts and when each request came. ``mode`` makes it misbehave: "401", "500",
+"slow" (answers after ``slow_seconds``), "hang" (accepts the request and never answers, until
+the server stops) or "429" (Too Many Requests with ``Retry-After: retry_after``). ``script``
+lists modes for the next requests, one each, before ``mode`` applies again.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import threading
 import time
 import uuid
+from collections import deque
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +29,11 @@ class FakeMattermost(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.mode = "ok"
+        self.script: deque[str] = deque()
         self.slow_seconds = 3.0
+        self.retry_after = "30"
+        self.requests: list[tuple[float, str]] = []  # (time.monotonic(), path) of each request
+        self.stopped = threading.Event()
         self.files: dict[str, dict[str, Any]] = {}
         self.posts: list[dict[str, Any]] = []
         self.auth_headers: list[str] = []
@@ -40,6 +48,7 @@ class FakeMattermost(ThreadingHTTPServer):
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
         self.shutdown()
         self.server_close()
 
@@ -60,13 +69,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _guard(self) -> bool:
         """Common checks; False when a reply was already sent."""
-        self.server.auth_headers.append(self.headers.get("Authorization", ""))
-        if self.server.mode == "slow":
-            time.sleep(self.server.slow_seconds)
-        if self.server.mode == "500":
+        server = self.server
+        server.auth_headers.append(self.headers.get("Authorization", ""))
+        server.requests.append((time.monotonic(), self.path))
+        try:
+            mode = server.script.popleft()
+        except IndexError:
+            mode = server.mode
+        if mode == "slow":
+            time.sleep(server.slow_seconds)
+        if mode == "hang":
+            server.stopped.wait(120)
+            self.close_connection = True
+            return False
+        if mode == "429":
+            self.send_response(429)
+            self.send_header("Retry-After", server.retry_after)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+            return False
+        if mode == "500":
             self._reply(500, {"message": "internal error", "status_code": 500})
             return False
-        if self.server.mode == "401" or self.headers.get("Authorization") != f"Bearer {TOKEN}":
+        if mode == "401" or self.headers.get("Authorization") != f"Bearer {TOKEN}":
             self._reply(401, {"message": "Invalid or expired session", "status_code": 401})
             return False
         return True

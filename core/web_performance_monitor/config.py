@@ -265,6 +265,14 @@ class Config:
     profiler_trigger_seconds: float | None = option(_optional_number)
     notify_retries: int = option(_number(integer=True, at_most=10), 2)
     notify_queue_size: int = option(_number(integer=True, positive=True), 256)
+    # New alerts a minute (after de-duplication), 0 = no cap: a storm of new slow endpoints
+    # must not flood the channels; the endpoints it holds back alert with their next slow request.
+    max_alerts_per_minute: int = option(_number(integer=True), 30)
+    # Estimated bytes waiting in each queue (the alert queue, each channel's), so a stuck
+    # channel cannot grow the process: 320 queued deep profiles once took 422 MB.
+    notify_queue_bytes: int = option(_number(integer=True, positive=True), 32 * 1024 * 1024)
+    # Estimated bytes of one slow request's profile; a larger one has adjacent samples merged.
+    max_profile_bytes: int = option(_number(integer=True, positive=True), 4 * 1024 * 1024)
 
     def __init__(self, **values: Any) -> None:
         self._apply(_collect([(values, _field_label, False)]))

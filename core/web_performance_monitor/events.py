@@ -41,6 +41,9 @@ class SlowEvent:
     record: RequestRecord | None = None
     call: dict[str, Any] | None = None  # for functions: qualname, module, masked arguments
     profile: ProfileResult | None = None
+    # Later slow requests of the same endpoint, folded into this event while it waited in the
+    # alert queue: they would be suppressed anyway, and must not take new endpoints' places.
+    repeats: int = 0
 
 
 @dataclass(slots=True)

@@ -22,13 +22,15 @@ from .asgi import PerformanceMiddleware
 from .backoff import OverheadBackoff
 from .config import Config
 from .decorator import monitored
-from .events import SlowDetails, SlowEvent
+from .events import Alert, SlowDetails, SlowEvent
 from .log import ErrorLog, logger
 from .masking import Masker, register_secret, scrub
 from .notifiers import Notifier, open_notifiers
+from .notifiers.channel import Channel, Delivery
 from .profiling import Profiler, ProfileResult, Span, make_profiler
-from .ratelimit import MAX_REPORTS_PER_MINUTE, RateLimit
+from .ratelimit import RateLimit
 from .report import build_alert
+from .sizing import alert_bytes, event_bytes, shrink_profile
 from .stats import CHECK_EVERY, EndpointKey, Kind, Stats, endpoint_name
 from .store import AlertStore, Claim, MemoryStore, open_store
 from .worker import BackgroundWorker
@@ -39,6 +41,7 @@ __all__ = ["PerformanceMonitor"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _perf = time.perf_counter
+EXIT_SECONDS = 5.0  # at interpreter exit, for pending alerts of all monitors together
 # ``describe(monitor, subject)``: the monitor passes itself (its config, its masker).
 Describe = Callable[["PerformanceMonitor", Any], SlowDetails]
 
@@ -50,7 +53,10 @@ class _Parts:
     config: Config
     masker: Masker
     store: AlertStore
-    notifiers: list[Notifier]
+    notifiers: list[Notifier]  # all of them, for test_alert_system and close
+    local: list[Notifier]  # run inline on the alert worker, first
+    channels: list[Channel]  # one per network notifier: own queue, thread, retries, breaker
+    budget: RateLimit | None  # max_alerts_per_minute (None: no cap)
 
 
 class PerformanceMonitor:
@@ -72,17 +78,16 @@ class PerformanceMonitor:
       happens only for slow requests, on the background worker.
     """
 
-    retry_delay = 0.5  # seconds before the first notifier retry; doubles each time
-
     def __init__(self, config: Config | None = None) -> None:
         self.errors = ErrorLog()
         self.stats = Stats()
+        self._retry_delay = 0.5
+        self._warned: set[str] = set()
         # Read by every middleware on every request (a plain attribute: no property call);
         # change it through disable_monitoring() / enable_monitoring().
         self.enabled = True
         self._backoff = OverheadBackoff()
         self._sampler_busy = 0.0
-        self._report_budget = RateLimit(MAX_REPORTS_PER_MINUTE, 60.0)
         self._extra_notifiers: list[Notifier] = []
         self._parts = self._build(config if config is not None else Config())
         self._threshold = self.config.threshold_seconds
@@ -90,8 +95,14 @@ class PerformanceMonitor:
         self._overheads = self.stats.overheads
         self._fallback_store = MemoryStore()
         self._profiler = self._new_profiler(self.config)
+        # endpoint -> its slow event waiting in the alert queue (see ``_queue``)
+        self._waiting: dict[str, SlowEvent] = {}
+        self._waiting_lock = threading.Lock()
+        # Holds ``_handle`` weakly: a monitor nobody uses is freed and the thread ends.
         self._worker = BackgroundWorker(self._handle, self.config.notify_queue_size,
-                                        report_error=self.errors.report)
+                                        self.config.notify_queue_bytes,
+                                        report_error=self.errors.report,
+                                        on_drop=self._dropped)
         _live_monitors.add(self)
 
     # --- configuration -------------------------------------------------------------------
@@ -111,8 +122,30 @@ class PerformanceMonitor:
         notifiers = [*open_notifiers(config), *self._extra_notifiers]
         for notifier in notifiers:
             notifier.report_error = self.errors.report
+        cap = config.max_alerts_per_minute
         return _Parts(config, Masker(config.sensitive_keys),
-                      open_store(config.alert_store_url, config.local_output_dir), notifiers)
+                      open_store(config.alert_store_url, config.local_output_dir), notifiers,
+                      [notifier for notifier in notifiers if notifier.local],
+                      [self._channel(notifier, config) for notifier in notifiers
+                       if not notifier.local],
+                      RateLimit(cap, 60.0) if cap else None)
+
+    def _channel(self, notifier: Notifier, config: Config) -> Channel:
+        return Channel(notifier, retries=config.notify_retries, retry_delay=self._retry_delay,
+                       queue_size=config.notify_queue_size, queue_bytes=config.notify_queue_bytes,
+                       size=alert_bytes, report_error=self.errors.report,
+                       count_failure=self.stats.notifier_failed)
+
+    @property
+    def retry_delay(self) -> float:
+        """Seconds before a channel's first retry (then doubling, jittered); tests shorten it."""
+        return self._retry_delay
+
+    @retry_delay.setter
+    def retry_delay(self, seconds: float) -> None:
+        self._retry_delay = seconds
+        for channel in self._parts.channels:
+            channel.retry_delay = seconds
 
     def _new_profiler(self, config: Config) -> Profiler:
         profiler = make_profiler(config.profiler, config.profiler_interval,
@@ -133,6 +166,7 @@ class PerformanceMonitor:
         old_profiler.close()
         self._backoff, self._sampler_busy = OverheadBackoff(), 0.0
         self._worker.flush(timeout=5)
+        self._close_channels(old.channels, 5.0, final=False)
         with self.errors.guard("closing the previous configuration"):
             old.store.close()
             for notifier in old.notifiers:
@@ -148,7 +182,12 @@ class PerformanceMonitor:
             return
         notifier.report_error = self.errors.report
         self._extra_notifiers.append(notifier)
-        self._parts.notifiers.append(notifier)
+        parts = self._parts
+        parts.notifiers.append(notifier)
+        if notifier.local:
+            parts.local.append(notifier)
+        else:
+            parts.channels.append(self._channel(notifier, parts.config))
 
     # --- switches ------------------------------------------------------------------------
 
@@ -225,8 +264,41 @@ class PerformanceMonitor:
                           thread=threading.current_thread().name, status=status,
                           error=type(error).__qualname__ if error else None, profile=profile,
                           record=details.record, call=details.call)
-        if not self._worker.submit(event):
-            self.errors.report("queueing an alert", RuntimeError("alert queue is full"))
+        if not self._queue(event):  # counted in alerts_dropped
+            self._warn_once("queue full", "the alert queue is full (notify_queue_size, "
+                            "notify_queue_bytes): slow requests are counted in "
+                            "get_stats()['alerts_dropped'] and not alerted")
+
+    def _queue(self, event: SlowEvent) -> bool:
+        """Hand ``event`` to the alert worker; False when the queue is full.
+
+        A repeat of an endpoint whose event still waits in the queue is folded into it (counted
+        there): de-duplication would suppress it anyway, and 300 repeats of ``GET /a`` must not
+        fill the queue and drop ``GET /b``. With ``alert_window_days=0`` each slow request is
+        its own alert. The queue is bounded in bytes too: a deep profile is merged first.
+        """
+        if self.config.alert_window_days > 0:
+            with self._waiting_lock:
+                earlier = self._waiting.get(event.endpoint)
+                if earlier is not None:
+                    earlier.repeats += 1
+                    return True
+                self._waiting[event.endpoint] = event
+        shrink_profile(event.profile, self.config.max_profile_bytes)
+        return self._worker.submit(event, event_bytes(event))
+
+    def _unqueue(self, event: SlowEvent) -> int:
+        """Take ``event`` out of the waiting ones: how many repeats were folded into it (0 if
+        it was taken out before)."""
+        with self._waiting_lock:
+            if self._waiting.get(event.endpoint) is not event:
+                return 0
+            del self._waiting[event.endpoint]
+            return event.repeats
+
+    def _dropped(self, event: SlowEvent) -> None:
+        """The alert queue dropped ``event``: its folded repeats are dropped with it."""
+        self._worker.count_dropped(self._unqueue(event))
 
     def _stop_profile(self, run: Any, keep: bool) -> ProfileResult | None:
         try:
@@ -255,28 +327,34 @@ class PerformanceMonitor:
     # --- the background worker -----------------------------------------------------------
 
     def _handle(self, event: SlowEvent) -> None:
+        """De-duplicate, then rate-limit, render, write the local report, feed the channels.
+
+        The rate limit comes after de-duplication: repeats of one endpoint (suppressed anyway)
+        must not use up the places of new endpoints.
+        """
         parts = self._parts
+        repeats = self._unqueue(event)  # none are folded into it from now on
         with self.errors.guard("handling a slow request"):
-            if not self._report_budget.take():  # a storm of new slow endpoints: count, skip
-                self._with_store(parts, lambda store: store.suppress(event.endpoint))
-                self.stats.count("alerts_suppressed")
-                return
             claim = self._claim(parts, event.endpoint)
             if claim is None:
-                self._with_store(parts, lambda store: store.suppress(event.endpoint))
-                self.stats.count("alerts_suppressed")
+                self._with_store(parts, lambda store: store.suppress(event.endpoint, 1 + repeats))
+                self.stats.count("alerts_suppressed", 1 + repeats)
+                return
+            if repeats:  # later than this one: told in the endpoint's next alert
+                self._with_store(parts, lambda store: store.suppress(event.endpoint, repeats))
+                self.stats.count("alerts_suppressed", repeats)
+            if parts.budget is not None and not parts.budget.take():
+                # Given back with this request counted: the endpoint alerts with its next one.
+                self._give_back(parts, claim)
+                self.stats.count("alerts_rate_limited")
+                self._warn_once("rate limit", f"max_alerts_per_minute "
+                                f"({parts.config.max_alerts_per_minute}) reached: new alerts "
+                                "beyond it are counted in get_stats()['alerts_rate_limited'] and "
+                                "sent with the endpoint's next slow request")
                 return
             alert = build_alert(event, parts.masker, parts.config.trace_headers,
                                 claim.suppressed_before)
-            delivered = self._deliver(parts.notifiers, alert)
-            if delivered or not parts.notifiers:
-                self.stats.count("alerts_sent")
-                logger.info("web_performance_monitor: %s took %.3fs; alerted%s", event.endpoint,
-                            event.duration,
-                            f" (report {alert.report_path})" if alert.report_path else "")
-            else:
-                self.stats.count("alerts_failed")
-                self._with_store(parts, lambda store: store.release(claim))
+            self._deliver(parts, alert, claim)
 
     def _claim(self, parts: _Parts, endpoint: str) -> Claim | None:
         window = parts.config.alert_window_days * 86400.0
@@ -285,28 +363,62 @@ class PerformanceMonitor:
         claim: Claim | None = self._with_store(parts, lambda store: store.claim(endpoint, window))
         return claim
 
-    def _with_store(self, parts: _Parts, action: Callable[[AlertStore], Any]) -> Any:
-        """Use the configured store; if it fails, an in-process one, so alerts are not lost."""
-        try:
-            return action(parts.store)
-        except Exception as exc:
-            self.errors.report("using the alert store", exc)
-            return action(self._fallback_store)
+    def _give_back(self, parts: _Parts, claim: Claim) -> None:
+        _give_back(self.errors, parts.store, self._fallback_store, claim)
 
-    def _deliver(self, notifiers: list[Notifier], alert: Any) -> bool:
-        delivered = False
-        for notifier in notifiers:
-            for attempt in range(self.config.notify_retries + 1):
-                try:
-                    notifier.send(alert)
-                    delivered = True
-                    break
-                except Exception as exc:
-                    self.errors.report(f"sending an alert to {notifier.name}", exc)
-                    self.stats.notifier_failed(notifier.name)
-                    if attempt < self.config.notify_retries:
-                        time.sleep(self.retry_delay * 2**attempt)
-        return delivered
+    def _with_store(self, parts: _Parts, action: Callable[[AlertStore], Any]) -> Any:
+        return _use_store(self.errors, parts.store, self._fallback_store, action)
+
+    def _deliver(self, parts: _Parts, alert: Alert, claim: Claim) -> None:
+        """The local report first, on this thread; then each channel, which never blocks here."""
+        if not parts.notifiers:
+            self.stats.count("alerts_sent")
+            return
+        delivery = self._delivery(parts, alert, claim)
+        for notifier in parts.local:
+            delivered = False
+            try:
+                notifier.send(alert)
+                delivered = True
+            except Exception as exc:
+                self.errors.report(f"sending an alert to {notifier.name}", exc)
+                self.stats.notifier_failed(notifier.name)
+            delivery.settle(notifier.name, delivered)
+        for channel in parts.channels:
+            channel.submit(alert, delivery)
+
+    def _delivery(self, parts: _Parts, alert: Alert, claim: Claim) -> Delivery:
+        """How one alert's outcome is counted. Its callbacks run on channel threads long after
+        this call and hold no reference to the monitor, which may be freed meanwhile."""
+        stats, errors, store, fallback = self.stats, self.errors, parts.store, self._fallback_store
+        event = alert.event
+
+        def sent(name: str) -> None:
+            stats.count("alerts_sent")
+            logger.info("web_performance_monitor: %s took %.3fs; alerted (%s%s)", event.endpoint,
+                        event.duration, name,
+                        f", report {alert.report_path}" if alert.report_path else "")
+
+        def failed() -> None:  # every notifier gave up: a later slow request may alert again
+            stats.count("alerts_failed")
+            _give_back(errors, store, fallback, claim)
+
+        return Delivery(len(parts.local) + len(parts.channels), sent, failed)
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        """A condition that is counted in get_stats(), logged the first time it happens."""
+        if kind not in self._warned:
+            self._warned.add(kind)
+            logger.warning("web_performance_monitor: %s", message)
+
+    def _close_channels(self, channels: list[Channel], timeout: float, final: bool) -> None:
+        """Let the channels send within one shared deadline (in parallel: each has its own
+        thread), then drop and count what is left."""
+        deadline = time.monotonic() + timeout
+        for channel in channels:
+            channel.flush(max(0.0, deadline - time.monotonic()))
+        for channel in channels:
+            channel.close(0.0, final)
 
     # --- public API ----------------------------------------------------------------------
 
@@ -351,6 +463,7 @@ class PerformanceMonitor:
         stats["threshold_seconds"] = self.config.threshold_seconds
         stats["alerts_dropped"] = self._worker.dropped
         stats["internal_errors"] = dict(self.errors.counts)
+        stats["notifiers"] = {channel.name: channel.state() for channel in self._parts.channels}
         stats["overhead_stats"].update(
             backoff_level=self._backoff.level, profiled_fraction=1 / self._profiler.every,
             profiler=self._profiler.name, profiler_interval=self._profiler.interval,
@@ -361,6 +474,8 @@ class PerformanceMonitor:
         self.stats.reset()
         self.errors.reset()
         self._worker.dropped = 0
+        for channel in self._parts.channels:
+            channel.reset_counts()
 
     def test_alert_system(self) -> dict[str, Any]:
         """Send a real test message through every enabled notifier. Never raises."""
@@ -387,15 +502,23 @@ class PerformanceMonitor:
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until queued alerts are sent; True when everything was handled in time."""
-        return self._worker.flush(timeout)
+        deadline = time.monotonic() + timeout
+        done = self._worker.flush(timeout)
+        for channel in self._parts.channels:
+            done = channel.flush(max(0.0, deadline - time.monotonic())) and done
+        return done
 
     def close(self, timeout: float = 10.0, *, final: bool = False) -> None:
-        """Send pending alerts, then release the worker, the store and the notifiers.
+        """Send pending alerts within ``timeout``, then release the threads, store and notifiers.
 
-        The monitor keeps working afterwards (the worker restarts) unless ``final``, which the
-        exit handler uses: after it, slow requests are still counted but no longer alerted.
+        Local reports are written first; the channels get what is left of ``timeout`` and
+        drop (and count, in ``get_stats()["notifiers"]``) what they could not send by then.
+        The monitor keeps working afterwards (the threads restart) unless ``final``, which
+        the exit handler uses: after it, slow requests are still counted but no longer alerted.
         """
+        deadline = time.monotonic() + timeout
         self._worker.close(timeout, final=final)
+        self._close_channels(self._parts.channels, max(0.0, deadline - time.monotonic()), final)
         if final:
             self._profiler.close()
         with self.errors.guard("closing"):
@@ -407,12 +530,34 @@ class PerformanceMonitor:
         return f"<PerformanceMonitor enabled={self.enabled} {self.config!r}>"
 
 
+def _use_store(errors: ErrorLog, store: AlertStore, fallback: AlertStore,
+               action: Callable[[AlertStore], Any]) -> Any:
+    """Use the configured store; if it fails, an in-process one, so alerts are not lost."""
+    try:
+        return action(store)
+    except Exception as exc:
+        errors.report("using the alert store", exc)
+        return action(fallback)
+
+
+def _give_back(errors: ErrorLog, store: AlertStore, fallback: AlertStore, claim: Claim) -> None:
+    """Release a window this process took, counting the request that took it as not alerted."""
+    if claim.token:  # alert_window_days=0 takes no window
+        _use_store(errors, store, fallback, lambda s: s.release(claim))
+
+
 _live_monitors: weakref.WeakSet[PerformanceMonitor] = weakref.WeakSet()
 
 
 @atexit.register
 def _close_all() -> None:
-    """At interpreter exit: flush every live monitor's pending alerts, through its error log."""
+    """At interpreter exit: flush every live monitor's pending alerts, through its error log.
+
+    One deadline for all of them (``EXIT_SECONDS``): twenty monitors with a hanging chat server
+    must not hold the exit for twenty times as long. Each still gets a moment for its local
+    reports.
+    """
+    deadline = time.monotonic() + EXIT_SECONDS
     for monitor in list(_live_monitors):
         with monitor.errors.guard("closing at exit"):
-            monitor.close(timeout=5, final=True)
+            monitor.close(timeout=max(0.2, deadline - time.monotonic()), final=True)

@@ -1,10 +1,13 @@
-"""A token bucket for the background worker: how many reports a minute a storm may produce."""
+"""A token bucket for the background worker: how many new alerts a minute a storm may produce.
+
+The cap is ``Config.max_alerts_per_minute``. It is taken only by alerts that passed
+de-duplication, so repeats of one endpoint (suppressed anyway) never use up another endpoint's
+place.
+"""
 
 from __future__ import annotations
 
 import time
-
-MAX_REPORTS_PER_MINUTE = 30
 
 
 class RateLimit:

@@ -161,13 +161,15 @@ def _profile_html(event: SlowEvent, hot: list[tuple[str, float]]) -> str:
         page = profile.render_html()
     except Exception as exc:
         return f"<p class=muted>Profile could not be rendered: {_e(repr(exc))}</p>"
+    if profile.note:  # e.g. samples merged to fit max_profile_bytes
+        parts.append(f"<p class=muted>{_e(profile.note)}</p>")
     parts.append(f"<h2>Call tree</h2><pre>{_e(text)}</pre>")
     if page:
-        # pyinstrument's viewer needs storage, which a sandbox without same-origin forbids; its
-        # page holds only code names and file paths, never request data.
+        # Sandboxed without allow-same-origin (with it, a script in the frame could reach this
+        # page and undo the sandbox): the frame runs in an opaque origin, its own page gives
+        # the viewer storage in memory and runs only its own scripts.
         parts.append("<h2>Interactive profile (pyinstrument)</h2>"
-                     "<iframe sandbox='allow-scripts allow-same-origin' "
-                     f"srcdoc=\"{_e(page)}\"></iframe>")
+                     f"<iframe sandbox='allow-scripts' srcdoc=\"{_e(page)}\"></iframe>")
     return "".join(parts)
 
 

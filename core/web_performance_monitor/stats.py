@@ -51,7 +51,8 @@ class Stats:
             self.total = 0
             self.slow = 0
             self.alerts_sent = 0
-            self.alerts_suppressed = 0
+            self.alerts_suppressed = 0  # de-duplication: the endpoint's window was taken
+            self.alerts_rate_limited = 0  # new alerts held back by max_alerts_per_minute
             self.alerts_failed = 0
             self.notifier_failures: dict[str, int] = {}
             self._request_time = 0.0
@@ -123,10 +124,11 @@ class Stats:
             self._window_started = now
             return True
 
-    def count(self, name: str) -> None:
-        """Add one to a counter: alerts_sent, alerts_suppressed or alerts_failed."""
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to a counter: alerts_sent, alerts_suppressed, alerts_rate_limited or
+        alerts_failed."""
         with self._lock:
-            setattr(self, name, getattr(self, name) + 1)
+            setattr(self, name, getattr(self, name) + n)
 
     def notifier_failed(self, notifier: str) -> None:
         with self._lock:
@@ -163,6 +165,7 @@ class Stats:
                 "slow_request_rate": 100.0 * self.slow / self.total if self.total else 0.0,
                 "alerts_sent": self.alerts_sent,
                 "alerts_suppressed": self.alerts_suppressed,
+                "alerts_rate_limited": self.alerts_rate_limited,
                 "alerts_failed": self.alerts_failed,
                 "notifier_failures": dict(self.notifier_failures),
                 "overhead_stats": overhead,

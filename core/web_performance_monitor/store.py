@@ -36,8 +36,8 @@ class AlertStore(ABC):
         """Take the window for ``endpoint`` if it is free; None when already taken."""
 
     @abstractmethod
-    def suppress(self, endpoint: str) -> None:
-        """Count one slow request that was not alerted because the window was taken."""
+    def suppress(self, endpoint: str, count: int = 1) -> None:
+        """Count ``count`` slow requests that were not alerted (the window was taken)."""
 
     @abstractmethod
     def release(self, claim: Claim) -> None:
@@ -69,9 +69,9 @@ class MemoryStore(AlertStore):
             self._claimed[endpoint] = (now + window_seconds, token)
             return Claim(endpoint, token, self._suppressed.pop(endpoint, 0))
 
-    def suppress(self, endpoint: str) -> None:
+    def suppress(self, endpoint: str, count: int = 1) -> None:
         with self._lock:
-            self._suppressed[endpoint] = self._suppressed.get(endpoint, 0) + 1
+            self._suppressed[endpoint] = self._suppressed.get(endpoint, 0) + count
 
     def release(self, claim: Claim) -> None:
         with self._lock:
@@ -155,9 +155,15 @@ class SQLiteStore(AlertStore):
             return None
         return Claim(endpoint, token, int(rows[0][1]))
 
-    def suppress(self, endpoint: str) -> None:
-        self._execute("UPDATE wpm_alerts SET suppressed = suppressed + 1 WHERE endpoint = :e",
-                      {"e": endpoint})
+    def suppress(self, endpoint: str, count: int = 1) -> None:
+        # An upsert: the endpoint may have no row yet (its claim went to the fallback store
+        # during an outage), where a bare UPDATE would match nothing and lose the count. The
+        # new row's window has already ended, so the next claim takes it and reports the count.
+        self._execute(
+            "INSERT INTO wpm_alerts (endpoint, expires_at, token, suppressed, reported) "
+            "VALUES (:e, :now, '', :n, 0) "
+            "ON CONFLICT (endpoint) DO UPDATE SET suppressed = wpm_alerts.suppressed + :n",
+            {"e": endpoint, "now": time.time(), "n": count})
 
     def release(self, claim: Claim) -> None:
         self._execute(
@@ -207,8 +213,8 @@ class RedisStore(AlertStore):
         result = int(self._claim(keys=self._keys(endpoint), args=[token, window_ms]))
         return None if result < 0 else Claim(endpoint, token, result)
 
-    def suppress(self, endpoint: str) -> None:
-        self._client.incr(self._keys(endpoint)[1])
+    def suppress(self, endpoint: str, count: int = 1) -> None:
+        self._client.incrby(self._keys(endpoint)[1], count)
 
     def release(self, claim: Claim) -> None:
         self._release(keys=self._keys(claim.endpoint),

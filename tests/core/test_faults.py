@@ -119,9 +119,9 @@ def test_hanging_notifier_never_holds_a_request(
     monitor.add_notifier(blocking)
     assert_untouched(monitor, "/one")
     assert blocking.entered.wait(10)
-    for path in ("/two", "/three", "/four"):  # the worker is stuck, the queue fills up
+    for path in ("/two", "/three", "/four"):  # the channel is stuck, its queue fills up
         assert_untouched(monitor, path)
-    assert monitor.get_stats()["alerts_dropped"] >= 1
+    assert monitor.get_stats()["notifiers"]["blocking"]["dropped"] >= 1
     blocking.release.set()
     assert monitor.flush(10)
 

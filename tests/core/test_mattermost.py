@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from werkzeug.test import Client
@@ -11,12 +11,6 @@ from tests.conftest import free_port
 from tests.core.wsgi_apps import slow_app
 from tests.mattermost_server import CHANNEL, TOKEN, FakeMattermost
 from web_performance_monitor import PerformanceMonitor
-
-
-@pytest.fixture
-def mattermost() -> Iterator[FakeMattermost]:
-    with FakeMattermost() as server:
-        yield server
 
 
 @pytest.fixture

@@ -227,18 +227,3 @@ def test_decorated_function_inside_a_request_does_not_raise(
     endpoints = sorted(a.event.endpoint for a in recorder.alerts)
     assert endpoints == ["GET /nested", f"{__name__}.{inner.__qualname__}"]
     assert monitor.get_stats()["internal_errors"] == {}
-
-
-def test_reports_per_minute_are_capped(make_monitor: Callable[..., Any],
-                                       recorder: RecordingNotifier) -> None:
-    from web_performance_monitor.ratelimit import MAX_REPORTS_PER_MINUTE
-
-    monitor = make_monitor(alert_window_days=0)
-    monitor.add_notifier(recorder)
-    app = monitor.create_middleware()(lambda environ, start_response: [busy(0.051), b""][1:])
-    environ = {"REQUEST_METHOD": "GET", "wsgi.input": io.BytesIO()}
-    for i in range(MAX_REPORTS_PER_MINUTE + 5):
-        list(app({**environ, "PATH_INFO": f"/storm/{i}"}, lambda *a: None))
-    monitor.flush()
-    assert len(recorder.alerts) == MAX_REPORTS_PER_MINUTE
-    assert monitor.get_stats()["alerts_suppressed"] == 5

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.mattermost_server import CHANNEL, TOKEN, FakeMattermost
 from tests.servers import BIN, ROOT, get_json, serve, wait_for_suppressed
 
 
@@ -22,3 +24,27 @@ def test_one_alert_per_endpoint_across_workers(report_dir: Path) -> None:
     reports = sorted(p.name for p in report_dir.glob("wpm_*.html"))
     assert len(reports) == 1, reports
     assert reports[0].startswith("wpm_GET-users-int-uid_")
+
+
+def test_a_hanging_chat_server_costs_no_local_report(report_dir: Path) -> None:
+    """Issue 14, row 2 on gunicorn: Mattermost accepts connections and never answers; 30 slow
+    endpoints get their 30 local reports at once, and the workers stop cleanly."""
+    with FakeMattermost() as chat:
+        chat.mode = "hang"
+        argv = [str(BIN / "gunicorn"), "-w", "2", "-b", "127.0.0.1:{port}",
+                "tests.flask.gunicorn_chat_app:app"]
+        env = {"PYTHONPATH": str(ROOT), "WPM_THRESHOLD_SECONDS": "0.05",
+               "WPM_LOCAL_OUTPUT_DIR": str(report_dir), "WPM_ENABLE_MATTERMOST": "true",
+               "WPM_MATTERMOST_SERVER_URL": chat.url, "WPM_MATTERMOST_TOKEN": TOKEN,
+               "WPM_MATTERMOST_CHANNEL_ID": CHANNEL, "WPM_MATTERMOST_TIMEOUT_SECONDS": "3",
+               "WPM_LOG_LEVEL": "ERROR"}
+        with serve(argv, cwd=ROOT, env=env) as url, ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(get_json, [f"{url}/e{i}" for i in range(30)]))
+            assert [a["endpoint"] for a in answers] == list(range(30))
+            deadline = time.monotonic() + 30
+            while len(list(report_dir.glob("wpm_*.html"))) < 30:
+                assert time.monotonic() < deadline, sorted(report_dir.glob("wpm_*.html"))
+                time.sleep(0.1)
+        assert chat.posts == []
+    reports = sorted(path.name.split("_")[1] for path in report_dir.glob("wpm_*.html"))
+    assert reports == sorted(f"GET-e{i}" for i in range(30))

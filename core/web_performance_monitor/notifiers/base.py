@@ -16,16 +16,33 @@ def _unreported(what: str, exc: BaseException) -> None:
     """Until a monitor connects its error log."""
 
 
+class RetryLater(Exception):
+    """Raised by ``send`` when the server asked to wait (HTTP 429 with ``Retry-After``).
+
+    The channel sends nothing more to that server for ``seconds``, then tries again.
+    """
+
+    def __init__(self, seconds: float, message: str = "the server asked to retry later") -> None:
+        super().__init__(f"{message} (in {seconds:g} s)")
+        self.seconds = seconds
+
+
 class Notifier(ABC):
     """Delivers alerts somewhere. ``send`` raises on failure; the monitor retries and logs.
 
-    Notifiers run on the monitor's background worker, never on a request thread, so they may
-    block (within their own timeouts). A subclass must set ``name`` (the key in
-    ``test_alert_system()["notifier_results"]`` and in ``get_stats()``); it is checked when the
-    class is defined, as sanic-ext checks its ``Extension`` subclasses.
+    Notifiers never run on a request thread, so they may block (within their own timeouts). A
+    ``local`` notifier (the report file) runs on the alert worker itself, once per alert, before
+    any other; every other one gets a channel of its own (``notifiers.channel``): its own queue
+    and thread, retries with jittered backoff, ``RetryLater`` honoured, a circuit breaker. So a
+    chat server that hangs delays nothing but its own posts.
+
+    A subclass must set ``name`` (the key in ``test_alert_system()["notifier_results"]`` and in
+    ``get_stats()``); it is checked when the class is defined, as sanic-ext checks its
+    ``Extension`` subclasses.
     """
 
     name: ClassVar[str]
+    local: ClassVar[bool] = False  # fast, no network: runs inline on the alert worker
     # Where a failure that is not a failed delivery goes (the monitor's error log).
     report_error: Callable[[str, BaseException], None] = staticmethod(_unreported)
 

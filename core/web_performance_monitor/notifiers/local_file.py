@@ -13,6 +13,7 @@ from .base import Notifier
 
 class LocalFileNotifier(Notifier):
     name = "local_file"
+    local = True
 
     def __init__(self, directory: str, keep: int = 500, max_age_days: float = 30) -> None:
         self.directory = os.path.abspath(directory)

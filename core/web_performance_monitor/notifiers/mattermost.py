@@ -2,12 +2,62 @@
 
 from __future__ import annotations
 
+import email.utils
 import io
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..events import Alert
-from .base import Notifier
+from ..log import logger
+from .base import Notifier, RetryLater
+
+DEFAULT_RETRY_AFTER = 30.0  # seconds, for a 429 without a usable Retry-After
+_ours = threading.local()
+
+
+class _OwnCallsQuiet(logging.Filter):
+    """mattermostdriver logs an ERROR line for every failed call. Ours are already counted and
+    logged once by the monitor, so during our calls its records go to our logger at DEBUG; the
+    host's own use of mattermostdriver logs as before."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(_ours, "calling", False):
+            logger.debug("web_performance_monitor: mattermostdriver: %s", record.getMessage())
+            return False
+        return True
+
+
+_QUIET = _OwnCallsQuiet()
+for _name in ("mattermostdriver.api", "mattermostdriver.websocket"):
+    logging.getLogger(_name).addFilter(_QUIET)
+
+
+@contextmanager
+def _our_call() -> Iterator[None]:
+    _ours.calling = True
+    try:
+        yield
+    finally:
+        _ours.calling = False
+
+
+def retry_after(value: str | None, now: float | None = None) -> float:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date (RFC 9110)."""
+    if value:
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return DEFAULT_RETRY_AFTER
+        return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return DEFAULT_RETRY_AFTER
 
 
 class MattermostNotifier(Notifier):
@@ -45,6 +95,17 @@ class MattermostNotifier(Notifier):
         return self._driver
 
     def _post(self, message: str, attachment: tuple[str, bytes] | None = None) -> None:
+        with _our_call():
+            try:
+                self._call_server(message, attachment)
+            except Exception as exc:
+                response: Any = getattr(exc, "response", None)  # requests.HTTPError
+                if getattr(response, "status_code", None) == 429:
+                    raise RetryLater(retry_after(response.headers.get("Retry-After")),
+                                     "Mattermost answered 429 Too Many Requests") from None
+                raise
+
+    def _call_server(self, message: str, attachment: tuple[str, bytes] | None) -> None:
         driver = self._connect()
         try:
             post: dict[str, Any] = {"channel_id": self.channel_id, "message": message}

@@ -11,14 +11,20 @@ package picks one.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from types import CodeType
 from typing import Any, TypeVar
 
-from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
+import pyinstrument.renderers.html
+from pyinstrument.renderers import ConsoleRenderer
+from pyinstrument.renderers.html import JSONForHTMLRenderer
 from pyinstrument.session import Session
 
 
@@ -30,9 +36,10 @@ class ProfileResult:
     note: str | None = None
 
     def render_html(self) -> str | None:
+        """pyinstrument's interactive page, made safe to open (see ``_interactive_page``)."""
         if self.session is None:
             return None
-        return str(HTMLRenderer().render(self.session))
+        return _interactive_page(self.session)
 
     def render_text(self) -> str | None:
         if self.session is None:
@@ -64,6 +71,51 @@ class ProfileResult:
             totals[f"{prefix}{function} ({_short(filename)}:{line})"] += seconds
         ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)
         return [(name, seconds) for name, seconds in ranked[:count] if seconds > 0]
+
+
+# pyinstrument embeds its JSON in a <script> as is: a function or file named "</script><img
+# src=x onerror=...>" ended the script and ran as markup. As JSON string escapes these characters
+# mean the same, and "<", ">" and "&" occur only inside strings.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+# The page runs in an iframe sandboxed without allow-same-origin, where reading localStorage or
+# sessionStorage throws; pyinstrument's viewer keeps its view settings there, so it gets a
+# per-page store in memory instead.
+_STORAGE = (
+    "(function(){function store(){var d=new Map();return{getItem:function(k){"
+    "return d.has(String(k))?d.get(String(k)):null},setItem:function(k,v){d.set(String(k),"
+    "String(v))},removeItem:function(k){d.delete(String(k))},clear:function(){d.clear()},"
+    "key:function(i){return Array.from(d.keys())[i]||null},get length(){return d.size}}}"
+    "['localStorage','sessionStorage'].forEach(function(n){try{window[n].length}catch(e){"
+    "Object.defineProperty(window,n,{value:store(),configurable:true})}})})();")
+
+
+@lru_cache(maxsize=1)
+def _viewer() -> tuple[str, str]:
+    """pyinstrument's viewer (its script and style), as its ``HTMLRenderer`` inlines them."""
+    resources = Path(pyinstrument.renderers.html.__file__).parent / "html_resources"
+    return ((resources / "app.js").read_text(encoding="utf-8"),
+            (resources / "app.css").read_text(encoding="utf-8"))
+
+
+def _sha256(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+
+
+def _interactive_page(session: Session) -> str:
+    """pyinstrument's ``HTMLRenderer`` page, with its data escaped for the script it lands in
+    and a Content-Security-Policy that runs only these three scripts (by hash): markup that
+    still slipped in could not run anything."""
+    js, css = _viewer()
+    data = JSONForHTMLRenderer().render(session).translate(_SCRIPT_SAFE)
+    render = f"pyinstrumentHTMLRenderer.render(document.getElementById('app'), {data});"
+    policy = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src "
+              + " ".join(_sha256(script) for script in (_STORAGE, js, render)))
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
+            f"<style>{css}</style></head><body><div id=\"app\"></div>"
+            f"<script>{_STORAGE}</script><script>{js}</script><script>{render}</script>"
+            "</body></html>")
 
 
 def _short(path: str) -> str:
