@@ -3,7 +3,8 @@
 Streaming responses are timed to the last chunk. The request body is never consumed: a tee on
 ``wsgi.input`` keeps a copy of the first ``max_body_bytes`` the application itself reads.
 Frameworks that know the route template put it in ``environ["wpm.route"]`` (the Flask extension
-does); otherwise the endpoint is the raw path. A response that is a list or tuple, or that an
+does); otherwise the endpoint is the raw path with its values collapsed (``paths.endpoint_path``:
+``GET /users/{id}``). A response that is a list or tuple, or that an
 adapter marks complete (``environ["wpm.body_complete"]``), ends the request when the app returns.
 The status is only read for slow requests, from ``environ["wpm.status"]``, noted by the
 wrapped ``start_response`` (``WSGIMiddleware.responder``, which adapters may extend).
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
+from .paths import endpoint_path
 from .profiling import request_boundary
 from .request import RequestRecord, wsgi_text
 from .streaming import timed_iter
@@ -95,6 +97,8 @@ def record_from_environ(environ: dict[str, Any], route: str | None) -> RequestRe
         declared = None
     body = bytes(tee.kept) if tee is not None else None
     size = max(declared or 0, tee.seen if tee is not None else 0) or declared
+    # Werkzeug keeps its request object in the environ; Flask's names the path's values.
+    params = getattr(environ.get("werkzeug.request"), "view_args", None)
     return RequestRecord(
         method=environ.get("REQUEST_METHOD", "GET"),
         path=wsgi_text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")),
@@ -104,6 +108,7 @@ def record_from_environ(environ: dict[str, Any], route: str | None) -> RequestRe
         client=environ.get("REMOTE_ADDR"),
         body=body,
         body_size=size,
+        path_params=dict(params) if isinstance(params, dict) else None,
     )
 
 
@@ -122,7 +127,8 @@ def _details(monitor: PerformanceMonitor, environ: dict[str, Any]) -> SlowDetail
 def _finish(monitor: PerformanceMonitor, span: Span, environ: dict[str, Any],
             error: BaseException | None) -> None:
     monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"),
-                   environ.get(ROUTE_KEY) or environ.get("PATH_INFO", ""), error, _details, environ)
+                   environ.get(ROUTE_KEY) or endpoint_path(environ.get("PATH_INFO", "")), error,
+                   _details, environ)
 
 
 class _Response:

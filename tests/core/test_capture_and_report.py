@@ -115,9 +115,9 @@ def test_trace_header_formats() -> None:
     ids = extract_trace_ids({"sentry-trace": "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12"},
                             ["sentry-trace"])
     assert ids["trace_id"] == "771a43a4192642f0b136d5159a501700"
-    ids = extract_trace_ids({"x-b3-traceid": "abc", "x-b3-spanid": "def"},
+    ids = extract_trace_ids({"x-b3-traceid": "463ac35c9f6413ad", "x-b3-spanid": "a2fb4a1d1a96d312"},
                             ["x-b3-traceid", "x-b3-spanid"])
-    assert (ids["trace_id"], ids["span_id"]) == ("abc", "def")
+    assert (ids["trace_id"], ids["span_id"]) == ("463ac35c9f6413ad", "a2fb4a1d1a96d312")
     assert extract_trace_ids({"x-trace-id": "<b>\n"}, ["x-trace-id"]) == {
         "trace_id": "b", "x-trace-id": "b"}
 

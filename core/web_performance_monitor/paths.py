@@ -1,0 +1,87 @@
+"""Path segments that identify or authenticate: ids collapsed for endpoints, tokens masked.
+
+Without a route template (a plain WSGI or ASGI app, a 404) the raw path would be the endpoint:
+``GET /reset/S3CR3T`` in the statistics, the report's file name, the log line and the chat
+message, and one endpoint per scanned path. ``endpoint_path`` collapses the segments that are
+values, not names: numbers ``{id}``, UUIDs ``{uuid}``, hex strings ``{hex}`` and token-like
+strings ``{token}``. ``mask_segments`` masks the token-like ones in a path shown in a report.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                   r"[0-9a-fA-F]{12}")
+_HEX = re.compile(r"[0-9a-fA-F]{8,}")
+_PARTS = re.compile(r"[-_.~,:;+=@]+")
+# A word with a version or ordinal (oauth2, page10, v2beta, 2fa): a name, not a value.
+_NAME_WITH_NUMBER = re.compile(r"[A-Za-z]+\d{1,2}[A-Za-z]*|\d{1,2}[A-Za-z]+")
+_BASE64ISH = re.compile(r"[A-Za-z0-9+/=%_-]+")
+
+_CACHE_SIZE = 4096
+_endpoints: dict[str, str] = {}
+
+
+def _token_like(part: str) -> bool:
+    """A value no person would type: letters and digits mixed, or long and random-looking."""
+    if len(part) < 6:
+        return False
+    if _UUID.fullmatch(part) or (_HEX.fullmatch(part) and not part.isalpha()):
+        return True
+    has_digit = any(c.isdigit() for c in part)
+    has_alpha = any(c.isalpha() for c in part)
+    if has_digit and has_alpha and not _NAME_WITH_NUMBER.fullmatch(part):
+        return True
+    if len(part) >= 16 and _BASE64ISH.fullmatch(part):
+        mixed_case = any(c.isupper() for c in part) and any(c.islower() for c in part)
+        return mixed_case or has_digit
+    return False
+
+
+def segment_kind(segment: str) -> str | None:
+    """``id``, ``uuid``, ``hex`` or ``token`` for a value segment; None for a name."""
+    if not segment:
+        return None
+    if segment.isdigit():
+        return "id"
+    if _UUID.fullmatch(segment):
+        return "uuid"
+    if len(segment) >= 8 and _HEX.fullmatch(segment) and not segment.isalpha():
+        return "hex"
+    if _token_like(segment) or any(_token_like(p) for p in _PARTS.split(segment)):
+        return "token"
+    return None
+
+
+def mask_segments(path: str, mask: str) -> str:
+    """``path`` with its token-like segments (not plain numbers) replaced by ``mask``."""
+    segments = path.split("/")
+    changed = False
+    for i, segment in enumerate(segments):
+        kind = segment_kind(segment)
+        if kind is not None and kind != "id":
+            segments[i] = mask
+            changed = True
+    return "/".join(segments) if changed else path
+
+
+def endpoint_path(path: str) -> str:
+    """The endpoint of a raw path: value segments collapsed to ``{id}``, ``{uuid}``, ...
+
+    Called for every request that has no route template, so it is cached (a bounded dict,
+    emptied when full: a path scan costs recomputation, never memory).
+    """
+    known = _endpoints.get(path)
+    if known is not None:
+        return known
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        kind = segment_kind(segment)
+        if kind is not None:
+            segments[i] = "{" + kind + "}"
+    collapsed = "/".join(segments)
+    if len(_endpoints) >= _CACHE_SIZE:
+        _endpoints.clear()
+    _endpoints[path] = collapsed
+    return collapsed
