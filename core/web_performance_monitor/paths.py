@@ -16,8 +16,13 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]
 _HEX = re.compile(r"[0-9a-fA-F]{8,}")
 _PARTS = re.compile(r"[-_.~,:;+=@]+")
 # A word with a version or ordinal (oauth2, page10, v2beta, 2fa): a name, not a value.
-_NAME_WITH_NUMBER = re.compile(r"[A-Za-z]+\d{1,2}[A-Za-z]*|\d{1,2}[A-Za-z]+")
+_NAME_WITH_NUMBER = re.compile(r"[A-Za-z]+\d{1,2}|\d{1,2}[A-Za-z]+|[a-z]{1,3}\d{1,2}[a-z]{1,6}")
 _BASE64ISH = re.compile(r"[A-Za-z0-9+/=%_-]+")
+
+# A variable of a werkzeug/Flask rule (``<name>``, ``<int:name>``, ``<path:name>``) or of a
+# Starlette route (``{name}``, ``{name:path}``).
+_VARIABLE = re.compile(r"<(?:(?P<conv>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>"
+                       r"|\{(?P<sname>\w+)(?::(?P<sconv>\w+))?\}")
 
 _CACHE_SIZE = 4096
 _endpoints: dict[str, str] = {}
@@ -52,6 +57,28 @@ def segment_kind(segment: str) -> str | None:
     if _token_like(segment) or any(_token_like(p) for p in _PARTS.split(segment)):
         return "token"
     return None
+
+
+def route_values(route: str, path: str) -> dict[str, str] | None:
+    """The path's values by the route's variable names (``/reset/<token>`` and ``/reset/S``:
+    ``{"token": "S"}``), for adapters that give the route template but not the values (Flask:
+    its request object is gone once the response started). None when the path does not fit.
+    """
+    pattern, names, end = [], [], 0
+    for match in _VARIABLE.finditer(route):
+        pattern.append(re.escape(route[end:match.start()]))
+        name = match["name"] or match["sname"]
+        wide = (match["conv"] or match["sconv"]) == "path"
+        pattern.append(f"(?P<v{len(names)}>{'.+' if wide else '[^/]+'})")
+        names.append(name)
+        end = match.end()
+    if not names:
+        return None
+    pattern.append(re.escape(route[end:]))
+    found = re.search("".join(pattern) + "/?$", path)
+    if found is None:
+        return None
+    return {name: found[f"v{i}"] for i, name in enumerate(names)}
 
 
 def mask_segments(path: str, mask: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .masking import Masker, is_auth_path
+from .paths import route_values
 from .tracing import extract_trace_ids
 
 # Requests that matched no route (404/405) share one endpoint instead of one per random path.
@@ -142,6 +143,13 @@ def _describe_multipart(body: bytes, content_type: str, size: int, masker: Maske
             "summary": f"multipart, {_human_size(size)}; file contents not stored"}
 
 
+def _path_params(record: RequestRecord) -> dict[str, Any] | None:
+    """The path's values by name: from the adapter, or read off the route template."""
+    if record.path_params is not None or not record.route or record.route == UNMATCHED_ROUTE:
+        return record.path_params
+    return route_values(record.route, record.path)
+
+
 def describe_request(record: RequestRecord, masker: Masker,
                      trace_headers: list[str]) -> dict[str, Any]:
     """Everything a report shows about the request, masked (by key and by value), size-bounded."""
@@ -153,7 +161,7 @@ def describe_request(record: RequestRecord, masker: Masker,
     headers = masker.pairs(record.headers[:MAX_FIELDS], auth)
     return {
         "method": record.method,
-        "path": masker.path(record.path, record.path_params, record.route),
+        "path": masker.path(record.path, _path_params(record), record.route),
         "route": record.route,
         "query": [(k, _clip(v)) for k, v in masker.pairs(query, auth)],
         "headers": [(k, _clip(v, MAX_HEADER_CHARS)) for k, v in headers],

@@ -97,8 +97,6 @@ def record_from_environ(environ: dict[str, Any], route: str | None) -> RequestRe
         declared = None
     body = bytes(tee.kept) if tee is not None else None
     size = max(declared or 0, tee.seen if tee is not None else 0) or declared
-    # Werkzeug keeps its request object in the environ; Flask's names the path's values.
-    params = getattr(environ.get("werkzeug.request"), "view_args", None)
     return RequestRecord(
         method=environ.get("REQUEST_METHOD", "GET"),
         path=wsgi_text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")),
@@ -108,7 +106,6 @@ def record_from_environ(environ: dict[str, Any], route: str | None) -> RequestRe
         client=environ.get("REMOTE_ADDR"),
         body=body,
         body_size=size,
-        path_params=dict(params) if isinstance(params, dict) else None,
     )
 
 
