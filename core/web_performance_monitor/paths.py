@@ -38,10 +38,16 @@ def _token_like(part: str) -> bool:
     has_alpha = any(c.isalpha() for c in part)
     if has_digit and has_alpha and not _NAME_WITH_NUMBER.fullmatch(part):
         return True
-    if len(part) >= 16 and _BASE64ISH.fullmatch(part):
-        mixed_case = any(c.isupper() for c in part) and any(c.islower() for c in part)
-        return mixed_case or has_digit
-    return False
+    return len(part) >= 16 and _random_looking(part)
+
+
+def _random_looking(text: str, strict: bool = False) -> bool:
+    """Base64-ish characters, upper and lower case mixed, or with digits (``strict``: both)."""
+    if not _BASE64ISH.fullmatch(text):
+        return False
+    mixed_case = any(c.isupper() for c in text) and any(c.islower() for c in text)
+    has_digit = any(c.isdigit() for c in text)
+    return (mixed_case and has_digit) if strict else (mixed_case or has_digit)
 
 
 def segment_kind(segment: str) -> str | None:
@@ -54,9 +60,13 @@ def segment_kind(segment: str) -> str | None:
         return "uuid"
     if len(segment) >= 8 and _HEX.fullmatch(segment) and not segment.isalpha():
         return "hex"
-    if _token_like(segment) or any(_token_like(p) for p in _PARTS.split(segment)):
-        return "token"
-    return None
+    parts = _PARTS.split(segment)
+    if len(parts) == 1:
+        return "token" if _token_like(segment) else None
+    # A slug (my-first-post-2024, x86_64) is judged part by part; a long random string with
+    # separators (URL-safe base64) as a whole.
+    long_random = len(segment) >= 24 and _random_looking(segment, strict=True)
+    return "token" if long_random or any(_token_like(p) for p in parts) else None
 
 
 def route_values(route: str, path: str) -> dict[str, str] | None:
@@ -64,7 +74,9 @@ def route_values(route: str, path: str) -> dict[str, str] | None:
     ``{"token": "S"}``), for adapters that give the route template but not the values (Flask:
     its request object is gone once the response started). None when the path does not fit.
     """
-    pattern, names, end = [], [], 0
+    pattern: list[str] = []
+    names: list[str] = []
+    end = 0
     for match in _VARIABLE.finditer(route):
         pattern.append(re.escape(route[end:match.start()]))
         name = match["name"] or match["sname"]
