@@ -115,3 +115,17 @@ def test_the_lone_surrogate_report_is_written(corpus_monitor: PerformanceMonitor
     stats = corpus_monitor.get_stats()
     assert (stats["alerts_sent"], stats["alerts_failed"], stats["internal_errors"]) == (1, 0, {})
     assert json.loads(recorder.alerts[0].event.record.body or b"") == {"text": "nice \ud83d"}
+
+
+def test_a_raw_path_token_reaches_no_output(corpus_monitor: PerformanceMonitor,
+                                            recorder: RecordingNotifier, report_dir: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 13, row 1, without a route: the endpoint, file name, log line and message."""
+    Client(corpus_monitor.create_middleware()(reading_app)).get("/reset/S3CR3T")
+    corpus_monitor.flush()
+    [alert] = recorder.alerts
+    assert alert.event.endpoint == "GET /reset/{token}"
+    assert alert.filename.startswith("wpm_GET-reset-token_")
+    texts = outputs(recorder, report_dir, caplog)
+    assert any("GET /reset/{token} took" in text for text in texts)
+    assert found(["S3CR3T"], texts) == []
