@@ -23,7 +23,8 @@ The rule (the README's "Masking" section lists every word):
    value pattern Elastic APM masks) and PEM private keys.
 
 The defaults are at least Sentry's ``DEFAULT_DENYLIST`` (``sentry_sdk/scrubber.py``), Elastic
-APM's ``BASE_SANITIZE_FIELD_NAMES`` (``elasticapm/conf/constants.py``) and django-silk's
+APM's ``BASE_SANITIZE_FIELD_NAMES`` (``elasticapm/conf/constants.py``), Scout APM's
+``FILTER_PARAMETERS`` (``scout_apm/core/web_requests.py``) and django-silk's
 ``SILKY_SENSITIVE_KEYS`` (``silk/config.py``), except silk's ``username``: it identifies, it does
 not authenticate (issue 13 asks for it to be shown). No dependency: the look-alike table is
 small and the core depends on pyinstrument only.
@@ -51,18 +52,23 @@ SENSITIVE_WORDS: frozenset[str] = frozenset({
     "ssn", "key", "principal",
 })
 # ...or when its words written together are one of these (``pass_word``, ``PHPSESSID``), or one
-# word is (``user_apikey``). The whole-key entries ``api``, ``symfony`` and the address headers
-# come from django-silk's and Sentry's defaults.
+# of its words is (``user_apikey``).
 COMPOUND_KEYS: frozenset[str] = frozenset({
     "apikey", "apitoken", "accesstoken", "refreshtoken", "idtoken", "authtoken", "sessionid",
     "sessionkey", "phpsessid", "jsessionid", "csrftoken", "csrfmiddlewaretoken", "xsrftoken",
     "privatekey", "secretkey", "clientsecret", "setcookie", "connectsid", "mysqlpwd",
     "creditcard", "cardnumber", "ccnumber", "securitycode", "samlresponse", "usersession",
-    "aiohttpsession", "symfony", "api", "ipaddress", "remoteaddr", "xforwardedfor", "xrealip",
-    "authcode", "authorizationcode", "verificationcode", "otpcode", "mfacode", "recoverycode",
-    "recoverycodes", "backupcode", "backupcodes", "resetcode", "resetkey", "confirmationcode",
-    "confirmationkey", "activationcode", "activationkey", "logincode", "accesscode",
-    "onetimecode", "smscode", "twofactorcode",
+    "aiohttpsession", "stripetoken", "authcode", "authorizationcode", "verificationcode",
+    "otpcode", "mfacode", "recoverycode", "recoverycodes", "backupcode", "backupcodes",
+    "resetcode", "resetkey", "confirmationcode", "confirmationkey", "activationcode",
+    "activationkey", "logincode", "accesscode", "onetimecode", "smscode", "twofactorcode",
+})
+# ...or when the whole key is one of these: names that are harmless as a part of a key
+# (``api_version``, ``access_level``) but listed alone by django-silk (``api``), Sentry (the
+# address headers, ``symfony``) and Scout (``access``, ``crypt``, ``salt``...).
+WHOLE_KEYS: frozenset[str] = frozenset({
+    "api", "symfony", "ipaddress", "remoteaddr", "xforwardedfor", "xrealip", "access",
+    "certificate", "crypt", "private", "protected", "salt",
 })
 # ...or when its letters contain one of these: long enough never to be part of an innocent word.
 SENSITIVE_FRAGMENTS: tuple[str, ...] = (
@@ -201,7 +207,7 @@ class Masker:
         """Whether the value of ``key`` must be masked (``auth``: inside an authentication flow)."""
         words = key_words(str(key))
         joined = "".join(words)
-        if joined in COMPOUND_KEYS or (auth and joined in AUTH_FLOW_KEYS):
+        if joined in COMPOUND_KEYS or joined in WHOLE_KEYS or (auth and joined in AUTH_FLOW_KEYS):
             return True
         for word in words:
             if word in SENSITIVE_WORDS or word in COMPOUND_KEYS:

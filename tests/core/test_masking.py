@@ -23,20 +23,27 @@ ELASTIC_SANITIZE_FIELD_NAMES = [
     "password", "passwd", "pwd", "secret", "key", "token", "session", "credit", "card",
     "auth", "principal", "set-cookie", "authorization",
 ]
+# scoutapp/scout_apm_python scout_apm/core/web_requests.py FILTER_PARAMETERS
+SCOUT_FILTER_PARAMETERS = [
+    "access", "access_token", "api_key", "apikey", "auth", "auth_token", "card[number]",
+    "certificate", "credentials", "crypt", "key", "mysql_pwd", "otp", "passwd", "password",
+    "private", "protected", "salt", "secret", "secret_key", "ssn", "stripetoken", "token",
+]
 # jazzband/django-silk SILKY_SENSITIVE_KEYS, without "username" (issue 13: shown)
 SILK_SENSITIVE_KEYS = ["api", "token", "key", "secret", "password", "signature"]
 INNOCENT = ["username", "keyword", "author", "monkey", "discard", "cardinality", "user",
-            "email", "page", "step", "oauth_provider", "credits", "session_count_total_x"]
+            "email", "page", "step", "oauth_provider", "credits", "X-Api-Version", "access_level",
+            "private_repo_count", "accept", "content-type", "user-agent"]
 
 
 @pytest.mark.parametrize("key", SENTRY_DEFAULT_DENYLIST + ELASTIC_SANITIZE_FIELD_NAMES
-                         + SILK_SENSITIVE_KEYS)
-def test_every_default_key_of_sentry_elastic_and_silk_is_masked(key: str) -> None:
+                         + SCOUT_FILTER_PARAMETERS + SILK_SENSITIVE_KEYS)
+def test_every_default_key_of_sentry_elastic_scout_and_silk_is_masked(key: str) -> None:
     assert masker.is_sensitive(key)
     assert masker.value({key: "S"}) == {key: MASK}
 
 
-@pytest.mark.parametrize("key", [k for k in INNOCENT if k != "session_count_total_x"])
+@pytest.mark.parametrize("key", INNOCENT)
 def test_innocent_keys_are_shown(key: str) -> None:
     assert not masker.is_sensitive(key)
     assert masker.value({key: "shown"}) == {key: "shown"}
