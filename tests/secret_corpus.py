@@ -73,7 +73,7 @@ class Corpus:
         s = self.secrets
 
         def plant(label: str, value: str | None = None) -> str:
-            s[label] = value or f"{p}{label.replace('_', '')[:10]}7Q"
+            s[label] = value or f"{p}{label.replace('_', '')[:10]}{len(s)}Q"
             return s[label]
 
         json_headers = (("Content-Type", "application/json"),)
@@ -136,6 +136,7 @@ class Corpus:
             headers=(("Content-Type", "application/x-www-form-urlencoded"),)))
         # A path no route knows (404): a token-like segment.
         self.calls.append(Call("GET", "", f"/unknown/{plant('unrouted')}"))
+        assert len(set(s.values())) == len(s)  # each secret found is one leak
 
     @property
     def routes(self) -> list[Call]:
