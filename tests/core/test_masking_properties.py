@@ -97,7 +97,7 @@ def test_any_request_gives_a_report_without_the_planted_secrets(
 
         environ = {
             "REQUEST_METHOD": "POST", "PATH_INFO": environ_path, "SCRIPT_NAME": "",
-            "QUERY_STRING": urlencode(query).encode().decode("latin-1"),
+            "QUERY_STRING": urlencode(query, errors="surrogatepass"),
             "CONTENT_TYPE": "application/json" if as_json else "application/octet-stream",
             "CONTENT_LENGTH": str(len(payload)), "wsgi.input": io.BytesIO(payload),
             "HTTP_X_NOTE": header.encode("utf-8", "surrogatepass").decode("latin-1"),
