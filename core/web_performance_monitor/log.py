@@ -20,7 +20,6 @@ LOGGER_NAME = "web_performance_monitor"
 MAX_LINE_CHARS = 1000  # a log line of this library, whatever text it carries
 MAX_ERROR_CHARS = 200  # the message part of a failure line
 
-
 logger = logging.getLogger(LOGGER_NAME)
 logger.addHandler(logging.NullHandler())
 
@@ -39,6 +38,9 @@ class _SecretFilter(logging.Filter):
         return True
 
 
+logger.addFilter(_SecretFilter())
+
+
 def short_error(exc: BaseException) -> str:
     """``Type: message`` on one short line.
 
@@ -52,9 +54,6 @@ def short_error(exc: BaseException) -> str:
     if len(text) > MAX_ERROR_CHARS:
         text = text[:MAX_ERROR_CHARS] + "..."
     return f"{type(exc).__qualname__}: {text}" if text else type(exc).__qualname__
-
-
-logger.addFilter(_SecretFilter())
 
 
 class ErrorLog:

@@ -4,8 +4,8 @@ Streaming responses are timed to the last chunk. The request body is never consu
 ``wsgi.input`` keeps a copy of the first ``max_body_bytes`` the application itself reads.
 Frameworks that know the route template put it in ``environ["wpm.route"]`` (the Flask extension
 does); otherwise the endpoint is the raw path with its values collapsed (``paths.endpoint_path``:
-``GET /users/{id}``). A response that is a list or tuple, or that an
-adapter marks complete (``environ["wpm.body_complete"]``), ends the request when the app returns.
+``GET /users/{id}``). A response that is a list or tuple, or that an adapter marks complete
+(``environ["wpm.body_complete"]``), ends the request when the app returns.
 The status is only read for slow requests, from ``environ["wpm.status"]``, noted by the
 wrapped ``start_response`` (``WSGIMiddleware.responder``, which adapters may extend).
 """
