@@ -290,9 +290,9 @@ class Masker:
             if not self.is_sensitive(key, auth):
                 return match.group()
             value = match.group("value")
-            quote = value[:1] if value[:1] in ("'", '"') else ""
+            quoted = value[:1] if value[:1] in ("'", '"') else ""
             start = match.start("value") - match.start()
-            return match.group()[:start] + f"{quote}{MASK}{quote}"
+            return match.group()[:start] + f"{quoted}{MASK}{quoted}"
 
         return _PAIR.sub(replace, text)
 
