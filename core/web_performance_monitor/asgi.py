@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
-from .paths import endpoint_path
+from .paths import endpoint_path, known_endpoint
 from .request import RequestRecord
 from .streaming import once
 
@@ -77,8 +77,8 @@ class PerformanceMiddleware:
         @once
         def finish(error: BaseException | None) -> None:
             monitor.finish(span, "request", scope.get("method", "GET"),
-                           route_of(scope) or endpoint_path(scope.get("path", "")), error,
-                           describe, None)
+                           route_of(scope) or known_endpoint(scope.get("path", ""))
+                           or endpoint_path(scope.get("path", "")), error, describe, None)
 
         async def receive_and_keep() -> Message:
             nonlocal seen

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
-from .paths import endpoint_path
+from .paths import endpoint_path, known_endpoint
 from .profiling import request_boundary
 from .request import RequestRecord, wsgi_text
 from .streaming import timed_iter
@@ -124,8 +124,8 @@ def _details(monitor: PerformanceMonitor, environ: dict[str, Any]) -> SlowDetail
 def _finish(monitor: PerformanceMonitor, span: Span, environ: dict[str, Any],
             error: BaseException | None) -> None:
     monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"),
-                   environ.get(ROUTE_KEY) or endpoint_path(environ.get("PATH_INFO", "")), error,
-                   _details, environ)
+                   environ.get(ROUTE_KEY) or known_endpoint(environ.get("PATH_INFO", ""))
+                   or endpoint_path(environ.get("PATH_INFO", "")), error, _details, environ)
 
 
 class _Response:
