@@ -62,6 +62,7 @@ def _record(request: HttpRequest, cap: int) -> RequestRecord:
         body_size=size,
         form=form,
         files=files,
+        path_params=dict(request.resolver_match.kwargs) if request.resolver_match else None,
     )
 
 

@@ -78,6 +78,7 @@ def _record(request: Request, cap: int) -> RequestRecord:
         client=request.ip or None,
         body=body[:cap],
         body_size=len(body),
+        path_params=dict(request.match_info),
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
+import string
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +33,17 @@ class RecordingNotifier(Notifier):
 
     def send_test(self) -> None:
         self.tests += 1
+
+
+def path_name(number: int) -> str:
+    """A distinct path segment that reads as a name (``12`` -> ``bc``): without a route template
+    numbers, hex and token-like segments collapse into one endpoint (``/users/{id}``)."""
+    return "".join("abcdefghij"[int(d)] for d in str(number))
+
+
+def random_name() -> str:
+    """A random lower-case path segment that stays its own endpoint (no digits: not an id)."""
+    return "".join(random.choice(string.ascii_lowercase) for _ in range(10))
 
 
 def busy(seconds: float) -> None:

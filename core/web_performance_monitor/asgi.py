@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
+from .paths import endpoint_path, known_endpoint
 from .request import RequestRecord
 from .streaming import once
 
@@ -49,6 +50,7 @@ def record_from_scope(scope: Scope, body: bytes, seen: int, cap: int) -> Request
         client=str(client[0]) if client else None,
         body=body,
         body_size=seen,
+        path_params=scope.get("path_params"),  # Starlette/FastAPI: the path's values by name
     )
 
 
@@ -75,7 +77,8 @@ class PerformanceMiddleware:
         @once
         def finish(error: BaseException | None) -> None:
             monitor.finish(span, "request", scope.get("method", "GET"),
-                           route_of(scope) or scope.get("path", ""), error, describe, None)
+                           route_of(scope) or known_endpoint(scope.get("path", ""))
+                           or endpoint_path(scope.get("path", "")), error, describe, None)
 
         async def receive_and_keep() -> Message:
             nonlocal seen

@@ -1,7 +1,7 @@
 """``monitor.create_decorator()``: the same timing and alerting for any function.
 
 The endpoint is the function's qualified name. Arguments are only looked at when the call was
-slow, and then masked by parameter name like any request field.
+slow, and then masked like any request field: by parameter name, at any depth, and by value.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .events import SlowDetails
-from .masking import Masker
+from .masking import MASK, Masker
 from .profiling import request_boundary
 
 if TYPE_CHECKING:
@@ -76,7 +76,12 @@ def monitored(get_monitor: Callable[[], PerformanceMonitor], func: F, threshold:
 
 def describe_call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                   masker: Masker) -> dict[str, Any]:
-    """The function's name and its arguments (masked by parameter name, reprs clipped)."""
+    """The function's name and its arguments, masked like a JSON body, reprs clipped.
+
+    Masked by parameter name (``password=S``, and every key of ``**kwargs``), at any depth
+    (``{"card_number": S}``), and by value (a DSN ``postgresql://app:S@db/x``, ``token=S``
+    inside a string, an object whose repr shows ``password='S'``).
+    """
     info: dict[str, Any] = {"function": f"{func.__module__}.{func.__qualname__}"}
     try:
         bound = inspect.signature(func).bind_partial(*args, **kwargs).arguments
@@ -84,10 +89,10 @@ def describe_call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[
         bound = {f"arg{i}": a for i, a in enumerate(args)} | kwargs
     for key, value in bound.items():
         if masker.is_sensitive(key):
-            info[f"argument {key}"] = "********"
+            info[f"argument {key}"] = MASK
             continue
         try:
-            text = repr(value)
+            text = masker.text(repr(masker.value(value)))
         except Exception as exc:
             text = f"<repr failed: {type(exc).__name__}>"
         info[f"argument {key}"] = text if len(text) <= 300 else text[:300] + "..."

@@ -14,27 +14,46 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .masking import scrub, secrets_registered
+from .masking import safe_text, scrub, secrets_registered
 
 LOGGER_NAME = "web_performance_monitor"
+MAX_LINE_CHARS = 1000  # a log line of this library, whatever text it carries
+MAX_ERROR_CHARS = 200  # the message part of a failure line
 
 logger = logging.getLogger(LOGGER_NAME)
 logger.addHandler(logging.NullHandler())
 
 
 class _SecretFilter(logging.Filter):
-    """Replaces registered secret values (``masking.register_secret``) in every record."""
+    """Every record of this library: registered secret values (``masking.register_secret``)
+    replaced, odd text (a lone surrogate) escaped, the line bounded in length."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if secrets_registered():
-            message = record.getMessage()
-            masked = scrub(message)
-            if masked != message:
-                record.msg, record.args = masked, None
+        message = record.getMessage()
+        cleaned = safe_text(scrub(message) if secrets_registered() else message)
+        if len(cleaned) > MAX_LINE_CHARS:
+            cleaned = cleaned[:MAX_LINE_CHARS] + f"... [{len(cleaned) - MAX_LINE_CHARS} more]"
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         return True
 
 
 logger.addFilter(_SecretFilter())
+
+
+def short_error(exc: BaseException) -> str:
+    """``Type: message`` on one short line.
+
+    Not ``repr(exc)``: a ``UnicodeEncodeError``'s repr holds the whole text it failed on (a
+    rendered report, hundreds of KB).
+    """
+    try:
+        text = " ".join(str(exc).split())
+    except Exception:  # an exception whose __str__ fails
+        text = "<message unavailable>"
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[:MAX_ERROR_CHARS] + "..."
+    return f"{type(exc).__qualname__}: {text}" if text else type(exc).__qualname__
 
 
 class ErrorLog:
@@ -51,10 +70,11 @@ class ErrorLog:
             first = kind not in self._seen
             self._seen.add(kind)
             self.counts[what] += 1
-        if first:
-            logger.warning("web_performance_monitor: %s failed: %r", what, exc, exc_info=exc)
+        if first:  # the line is short; the traceback follows at DEBUG
+            logger.warning("web_performance_monitor: %s failed: %s", what, short_error(exc))
+            logger.debug("web_performance_monitor: %s failed", what, exc_info=exc)
         else:
-            logger.debug("web_performance_monitor: %s failed again: %r", what, exc)
+            logger.debug("web_performance_monitor: %s failed again: %s", what, short_error(exc))
 
     @contextmanager
     def guard(self, what: str) -> Iterator[None]:

@@ -2,7 +2,9 @@
 
 The page is self-contained (inline CSS, pyinstrument's own renderer inlined through ``srcdoc``)
 so it opens from a chat attachment or a file share without network access. Every string that
-came from a request is escaped with ``html.escape``; nothing request-controlled reaches a path.
+came from a request is masked (``masking.Masker``) and escaped with ``html.escape``; nothing
+request-controlled reaches a path. ``encode_text`` is where text becomes bytes (the file, the
+attachment): odd text, such as a lone surrogate from a JSON body, is shown escaped, never fatal.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from .events import Alert, SlowEvent
-from .masking import Masker
+from .masking import Masker, safe_text
 from .request import describe_request
 
 REPORT_PREFIX = "wpm_"
@@ -29,6 +31,11 @@ REPORT_SUFFIX = ".html"
 _SLUG_MAX = 80
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _PACKAGES = ("web-performance-monitor", "pyinstrument", "flask", "django", "sanic")
+
+
+def encode_text(text: str) -> bytes:
+    """The report (or message) as UTF-8 bytes; never raises (``masking.safe_text``)."""
+    return safe_text(text).encode("utf-8")
 
 
 def slugify(endpoint: str) -> str:
@@ -195,7 +202,7 @@ def _message(event: SlowEvent, trace: dict[str, str], hot: list[tuple[str, float
         lines.extend(f"{i}. `{_md(name)}` {seconds:.3f} s" for i, (name, seconds) in
                      enumerate(hot, 1))
     elif event.profile is not None and event.profile.note:
-        lines.append(f"Profile missing: {event.profile.note}")
+        lines.append(f"Profile missing: {_md(event.profile.note)}")
     lines.append(f"Host {environment()['host']}, pid {event.pid}, at {_when(event.started_at)}")
     return "\n".join(lines)
 
@@ -212,9 +219,9 @@ def build_alert(event: SlowEvent, masker: Masker, trace_headers: list[str],
     return Alert(
         event=event,
         suppressed_before=suppressed_before,
-        title=f"Slow {event.kind}: {event.endpoint}",
-        message=_message(event, trace, hot, suppressed_before),
-        html=render_html(event, request, trace, hot, suppressed_before),
+        title=safe_text(f"Slow {event.kind}: {event.endpoint}"),
+        message=safe_text(_message(event, trace, hot, suppressed_before)),
+        html=safe_text(render_html(event, request, trace, hot, suppressed_before)),
         filename=report_filename(event.endpoint, event.started_at),
         trace=trace,
         hot_frames=hot,

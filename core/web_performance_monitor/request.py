@@ -14,7 +14,8 @@ from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .masking import Masker
+from .masking import Masker, is_auth_path
+from .paths import route_values
 from .tracing import extract_trace_ids
 
 # Requests that matched no route (404/405) share one endpoint instead of one per random path.
@@ -41,6 +42,9 @@ class RequestRecord:
     # body is not available: (name, value) pairs, and files as name/filename/content_type/size.
     form: list[tuple[str, str]] | None = None
     files: list[dict[str, Any]] | None = None
+    # The path's values by the route's names (Flask ``view_args``, Starlette ``path_params``,
+    # Sanic ``match_info``, Django ``resolver_match.kwargs``): masked by name in the report.
+    path_params: dict[str, Any] | None = None
 
     @property
     def body_truncated(self) -> bool:
@@ -77,14 +81,18 @@ def _human_size(size: int | None) -> str:
     return "unknown size" if size is None else f"{size:,} bytes"
 
 
-def describe_body(record: RequestRecord, masker: Masker) -> dict[str, Any]:
-    """Parse the captured body by content type; summarise what must not be stored."""
+def describe_body(record: RequestRecord, masker: Masker, auth: bool = False) -> dict[str, Any]:
+    """Parse the captured body by content type (masked); summarise what must not be stored.
+
+    ``auth``: the request is part of an authentication flow (``masking.is_auth_path``), where
+    ``code`` and ``state`` are credentials.
+    """
     content_type = record.header("content-type")
     media = content_type.split(";", 1)[0].strip().lower()
     size = record.body_size if record.body_size is not None else len(record.body or b"")
     if not record.body and (record.form or record.files):
-        return {"form": [(k, _clip(v)) for k, v in masker.pairs(record.form or [])],
-                "files": [{**f, "filename": _clip(str(f.get("filename")), 200)}
+        return {"form": [(k, _clip(v)) for k, v in masker.pairs(record.form or [], auth)],
+                "files": [{**f, "filename": _clip(masker.text(str(f.get("filename"))), 200)}
                           for f in (record.files or [])[:MAX_FIELDS]],
                 "summary": f"form parsed by the application, {_human_size(size)}; "
                            "file contents not stored"}
@@ -98,7 +106,7 @@ def describe_body(record: RequestRecord, masker: Masker) -> dict[str, Any]:
                            "the capture limit, not stored"}
     if media == "application/json" or media.endswith("+json"):
         try:
-            return {"json": masker.value(json.loads(record.body))}
+            return {"json": masker.value(json.loads(record.body), auth=auth)}
         except (ValueError, RecursionError) as exc:
             return {"summary": f"malformed JSON, {_human_size(size)}: {type(exc).__name__}"}
     if media == "application/x-www-form-urlencoded":
@@ -107,14 +115,14 @@ def describe_body(record: RequestRecord, masker: Masker) -> dict[str, Any]:
             pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
         except ValueError:
             return {"summary": f"form with more than {MAX_FIELDS} fields, {_human_size(size)}"}
-        return {"form": [(k, _clip(v)) for k, v in masker.pairs(pairs)]}
+        return {"form": [(k, _clip(v)) for k, v in masker.pairs(pairs, auth)]}
     if media == "multipart/form-data":
-        return _describe_multipart(record.body, content_type, size, masker)
+        return _describe_multipart(record.body, content_type, size, masker, auth)
     return {"summary": f"{media or 'body without content type'}, {_human_size(size)}, not stored"}
 
 
-def _describe_multipart(body: bytes, content_type: str, size: int,
-                        masker: Masker) -> dict[str, Any]:
+def _describe_multipart(body: bytes, content_type: str, size: int, masker: Masker,
+                        auth: bool) -> dict[str, Any]:
     head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
     message = BytesParser(policy=HTTP).parsebytes(head + body)
     if not message.is_multipart():
@@ -127,29 +135,37 @@ def _describe_multipart(body: bytes, content_type: str, size: int,
         payload = part.get_payload(decode=True)
         payload = payload if isinstance(payload, bytes) else b""
         if filename is not None:
-            files.append({"field": str(name), "filename": str(filename),
+            files.append({"field": str(name), "filename": masker.text(str(filename)),
                           "content_type": part.get_content_type(), "size": len(payload)})
         else:
-            fields.append((str(name), _clip(payload.decode("utf-8", "replace"))))
-    return {"form": masker.pairs(fields), "files": files,
+            fields.append((str(name), payload.decode("utf-8", "replace")))
+    return {"form": [(k, _clip(v)) for k, v in masker.pairs(fields, auth)], "files": files,
             "summary": f"multipart, {_human_size(size)}; file contents not stored"}
+
+
+def _path_params(record: RequestRecord) -> dict[str, Any] | None:
+    """The path's values by name: from the adapter, or read off the route template."""
+    if record.path_params is not None or not record.route or record.route == UNMATCHED_ROUTE:
+        return record.path_params
+    return route_values(record.route, record.path)
 
 
 def describe_request(record: RequestRecord, masker: Masker,
                      trace_headers: list[str]) -> dict[str, Any]:
-    """Everything a report shows about the request, masked and size-bounded."""
+    """Everything a report shows about the request, masked (by key and by value), size-bounded."""
     try:
         query = parse_qsl(record.query_string, keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except ValueError:
         query = parse_qsl(record.query_string, keep_blank_values=True)[:MAX_FIELDS]
-    headers = [(k, _clip(v, MAX_HEADER_CHARS)) for k, v in record.headers[:MAX_FIELDS]]
+    auth = is_auth_path(record.path) or bool(record.route and is_auth_path(record.route))
+    headers = masker.pairs(record.headers[:MAX_FIELDS], auth)
     return {
         "method": record.method,
-        "path": record.path,
+        "path": masker.path(record.path, _path_params(record), record.route),
         "route": record.route,
-        "query": [(k, _clip(v)) for k, v in masker.pairs(query)],
-        "headers": masker.pairs(headers),
+        "query": [(k, _clip(v)) for k, v in masker.pairs(query, auth)],
+        "headers": [(k, _clip(v, MAX_HEADER_CHARS)) for k, v in headers],
         "client": record.client,
-        "body": describe_body(record, masker),
+        "body": describe_body(record, masker, auth),
         "trace": extract_trace_ids(dict(record.headers), trace_headers),
     }

@@ -3,8 +3,9 @@
 Streaming responses are timed to the last chunk. The request body is never consumed: a tee on
 ``wsgi.input`` keeps a copy of the first ``max_body_bytes`` the application itself reads.
 Frameworks that know the route template put it in ``environ["wpm.route"]`` (the Flask extension
-does); otherwise the endpoint is the raw path. A response that is a list or tuple, or that an
-adapter marks complete (``environ["wpm.body_complete"]``), ends the request when the app returns.
+does); otherwise the endpoint is the raw path with its values collapsed (``paths.endpoint_path``:
+``GET /users/{id}``). A response that is a list or tuple, or that an adapter marks complete
+(``environ["wpm.body_complete"]``), ends the request when the app returns.
 The status is only read for slow requests, from ``environ["wpm.status"]``, noted by the
 wrapped ``start_response`` (``WSGIMiddleware.responder``, which adapters may extend).
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
+from .paths import endpoint_path, known_endpoint
 from .profiling import request_boundary
 from .request import RequestRecord, wsgi_text
 from .streaming import timed_iter
@@ -122,7 +124,8 @@ def _details(monitor: PerformanceMonitor, environ: dict[str, Any]) -> SlowDetail
 def _finish(monitor: PerformanceMonitor, span: Span, environ: dict[str, Any],
             error: BaseException | None) -> None:
     monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"),
-                   environ.get(ROUTE_KEY) or environ.get("PATH_INFO", ""), error, _details, environ)
+                   environ.get(ROUTE_KEY) or known_endpoint(environ.get("PATH_INFO", ""))
+                   or endpoint_path(environ.get("PATH_INFO", "")), error, _details, environ)
 
 
 class _Response:

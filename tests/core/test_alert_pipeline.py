@@ -20,7 +20,7 @@ import pytest
 from pyinstrument.session import Session
 from werkzeug.test import Client
 
-from tests.conftest import RecordingNotifier
+from tests.conftest import RecordingNotifier, path_name, random_name
 from tests.mattermost_server import CHANNEL, TOKEN, FakeMattermost
 from web_performance_monitor import Config, ConfigError, PerformanceMonitor
 from web_performance_monitor.events import Alert
@@ -80,8 +80,8 @@ def test_repeats_do_not_use_up_the_rate_limit(make_monitor: Callable[..., Perfor
     monitor = make_monitor(threshold_seconds=0, alert_store_url=store_url,
                            enable_local_file=False)
     monitor.add_notifier(recorder)
-    endpoint_a = f"/a-{os.urandom(4).hex()}"  # the Redis server is shared by the session
-    endpoint_b = f"/b-{os.urandom(4).hex()}"
+    endpoint_a = f"/a-{random_name()}"  # the Redis server is shared by the session
+    endpoint_b = f"/b-{random_name()}"
     get(monitor, *[endpoint_a] * 31, endpoint_b)
     assert monitor.flush(10)
     assert [alert.event.endpoint for alert in recorder.alerts] == [f"GET {endpoint_a}",
@@ -141,7 +141,7 @@ def test_window_zero_alerts_every_slow_request_up_to_the_cap(
     monitor = make_monitor(threshold_seconds=0, alert_window_days=0, enable_local_file=False,
                            max_alerts_per_minute=cap)
     monitor.add_notifier(recorder)
-    get(monitor, *[f"/storm/{i}" for i in range(31)])
+    get(monitor, *[f"/storm/{path_name(i)}" for i in range(31)])
     assert monitor.flush(10)
     assert len(recorder.alerts) == alerted
     stats = monitor.get_stats()
@@ -237,7 +237,7 @@ def test_a_stuck_channel_never_holds_another_back(
     blocking = BlockingNotifier()
     monitor.add_notifier(blocking)
     monitor.add_notifier(recorder)
-    get(monitor, *[f"/e/{i}" for i in range(5)])
+    get(monitor, *[f"/e/{path_name(i)}" for i in range(5)])
     assert blocking.entered.wait(10)
     assert wait_until(lambda: len(recorder.alerts) == 5)
     assert len(list(report_dir.glob("wpm_*.html"))) == 5
@@ -351,14 +351,14 @@ def test_a_failing_channel_trips_its_breaker_once_then_probes(
     monkeypatch.setattr(Channel, "cooldown", 0.5)
     mattermost.mode = "500"
     monitor = make_monitor(threshold_seconds=0, **chat(mattermost))
-    get(monitor, "/1", "/2", "/3")
+    get(monitor, "/one", "/two", "/three")
     assert monitor.flush(10)
     state = monitor.get_stats()["notifiers"]["mattermost"]
     assert (state["breaker_open"], state["breaker_trips"]) == (True, 1)
     mattermost.mode = "ok"
-    get(monitor, "/4")
+    get(monitor, "/four")
     assert monitor.flush(10)  # the probe, after the cooldown
-    assert [post["message"].split("`")[1] for post in mattermost.posts] == ["GET /4"]
+    assert [post["message"].split("`")[1] for post in mattermost.posts] == ["GET /four"]
     stats = monitor.get_stats()
     assert stats["notifiers"]["mattermost"]["breaker_open"] is False
     assert stats["notifier_failures"] == {"mattermost": 3}
@@ -430,7 +430,7 @@ def test_a_stuck_channel_keeps_memory_bounded(make_monitor: Callable[..., Perfor
     blocking = BlockingNotifier()
     monitor.add_notifier(blocking)
     before = rss_bytes()
-    get(monitor, *[f"/deep/{i}" for i in range(100)])
+    get(monitor, *[f"/deep/{path_name(i)}" for i in range(100)])
 
     def reported() -> int:  # the alert queue (2 MB too) may drop some of the burst, counted
         return len(list(report_dir.glob("wpm_*.html")))

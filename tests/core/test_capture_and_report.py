@@ -124,9 +124,9 @@ def test_trace_header_formats() -> None:
     ids = extract_trace_ids({"sentry-trace": "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12"},
                             ["sentry-trace"])
     assert ids["trace_id"] == "771a43a4192642f0b136d5159a501700"
-    ids = extract_trace_ids({"x-b3-traceid": "abc", "x-b3-spanid": "def"},
+    ids = extract_trace_ids({"x-b3-traceid": "463ac35c9f6413ad", "x-b3-spanid": "a2fb4a1d1a96d312"},
                             ["x-b3-traceid", "x-b3-spanid"])
-    assert (ids["trace_id"], ids["span_id"]) == ("abc", "def")
+    assert (ids["trace_id"], ids["span_id"]) == ("463ac35c9f6413ad", "a2fb4a1d1a96d312")
     assert extract_trace_ids({"x-trace-id": "<b>\n"}, ["x-trace-id"]) == {
         "trace_id": "b", "x-trace-id": "b"}
 
@@ -166,3 +166,43 @@ def test_retention_bounds_the_folder(tmp_path: Path) -> None:
     assert prune_reports(str(tmp_path), keep=4, max_age_days=2.5) == 3
     assert sorted(os.listdir(tmp_path)) == ["unrelated.html", "wpm_e_0.html", "wpm_e_1.html",
                                             "wpm_e_2.html"]
+
+
+TRACE_NAMES = ["traceparent", "x-trace-id", "x-request-id", "x-b3-traceid", "x-b3-spanid", "b3",
+               "sentry-trace", "x-span-id"]
+W3C = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+@pytest.mark.parametrize("flag", ["0", "1", "d"])
+def test_a_lone_b3_sampling_flag_carries_no_ids(flag: str) -> None:
+    assert extract_trace_ids({"b3": flag}, TRACE_NAMES) == {}
+
+
+@pytest.mark.parametrize("value", [
+    "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  # version ff is invalid
+    "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  # zero trace id
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",  # zero span id
+    "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  # upper case
+    "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",  # 31 hex
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",  # 00 has four fields
+    "garbage",
+])
+def test_an_invalid_traceparent_is_skipped_for_the_next_header(value: str) -> None:
+    ids = extract_trace_ids({"traceparent": value,
+                             "sentry-trace": "771a43a4192642f0b136d5159a501700-b0e6f15b45c36b12-1"},
+                            TRACE_NAMES)
+    assert (ids["trace_id"], ids["span_id"]) == ("771a43a4192642f0b136d5159a501700",
+                                                  "b0e6f15b45c36b12")
+    assert "traceparent" not in ids
+
+
+def test_valid_trace_headers_of_each_format() -> None:
+    assert extract_trace_ids({"traceparent": W3C}, TRACE_NAMES)["span_id"] == "00f067aa0ba902b7"
+    future = extract_trace_ids({"traceparent": W3C.replace("00-", "01-", 1) + "-more"}, TRACE_NAMES)
+    assert future["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    b3 = extract_trace_ids({"b3": "463ac35c9f6413ad-a2fb4a1d1a96d312-d"}, TRACE_NAMES)
+    assert (b3["trace_id"], b3["span_id"]) == ("463ac35c9f6413ad", "a2fb4a1d1a96d312")
+    assert extract_trace_ids({"x-b3-traceid": "463ac35c9f6413ad" * 3}, TRACE_NAMES) == {}
+    assert extract_trace_ids({"x-b3-spanid": "0" * 16}, TRACE_NAMES) == {}
+    assert extract_trace_ids({"sentry-trace": "771a43a4192642f0b136d5159a501700-x"},
+                             TRACE_NAMES) == {}

@@ -190,3 +190,27 @@ def test_capture_failure_still_alerts(monitor: PerformanceMonitor, recorder: Rec
     monitor.flush()
     assert len(recorder.alerts) == 1
     assert monitor.get_stats()["internal_errors"] == {"capturing request data": 1}
+
+
+class HugeErrorNotifier(Notifier):
+    """Fails like the file notifier did on a lone surrogate: an error holding the whole page."""
+
+    name = "huge"
+
+    def send(self, alert: Alert) -> None:
+        raise UnicodeEncodeError("utf-8", alert.html + "x" * 300_000, 5, 6,
+                                 "surrogates not allowed")
+
+
+def test_failure_lines_are_short(make_monitor: Callable[..., PerformanceMonitor],
+                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 13: the warning carried the whole rendered report (``%r`` of the error)."""
+    monitor = make_monitor(enable_local_file=False)
+    monitor.add_notifier(HugeErrorNotifier())
+    assert_untouched(monitor)
+    monitor.flush()
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.getMessage().startswith(
+        "web_performance_monitor: sending an alert to huge failed: UnicodeEncodeError: 'utf-8'")
+    assert len(warning.getMessage()) < 400
+    assert warning.exc_info is None  # the traceback goes to DEBUG

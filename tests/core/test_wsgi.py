@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import RecordingNotifier, busy, functions_in
+from tests.conftest import RecordingNotifier, busy, functions_in, path_name
 from tests.core.wsgi_apps import Boom, failing_app, fast_app, slow_app, streaming_app
 from web_performance_monitor import PerformanceMonitor
 from web_performance_monitor.wsgi import InputTee
@@ -175,7 +175,7 @@ def test_stats_are_thread_safe_and_per_endpoint(monitor: PerformanceMonitor) -> 
 def test_endpoint_table_is_bounded(monitor: PerformanceMonitor) -> None:
     client = wrap(monitor, fast_app)
     for i in range(600):
-        client.get(f"/random/{i}")
+        client.get(f"/random/{path_name(i)}")
     endpoints = monitor.get_stats()["endpoints"]
     assert len(endpoints) <= 501
     assert endpoints["<other endpoints>"]["requests"] == 100
@@ -192,7 +192,7 @@ def test_endpoint_table_counts_slow_requests_and_keeps_the_peak(
         client.post("/orders", data=b"x")
         client.get("/fast")
     for i in range(500):  # fills the table: a slow endpoint past it is counted as "other"
-        client.get(f"/random/{i}")
+        client.get(f"/random/{path_name(i)}")
     client.post("/orders/new", data=b"x")
     endpoints = monitor.get_stats()["endpoints"]
     orders, fast = endpoints["POST /orders"], endpoints["GET /fast"]

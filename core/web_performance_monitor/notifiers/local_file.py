@@ -7,7 +7,7 @@ import tempfile
 import time
 
 from ..events import Alert
-from ..report import REPORT_PREFIX, REPORT_SUFFIX
+from ..report import REPORT_PREFIX, REPORT_SUFFIX, encode_text
 from .base import Notifier
 
 
@@ -22,7 +22,7 @@ class LocalFileNotifier(Notifier):
 
     def send(self, alert: Alert) -> None:
         alert.report_path = write_atomically(self.directory, alert.filename,
-                                             alert.html.encode("utf-8"))
+                                             encode_text(alert.html))
         try:  # the report is written: a failure to prune is logged, not a failed delivery
             prune_reports(self.directory, self.keep, self.max_age_days)
         except OSError as exc:

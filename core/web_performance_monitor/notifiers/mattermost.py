@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from ..events import Alert
 from ..log import logger
+from ..masking import safe_text
+from ..report import encode_text
 from .base import Notifier, RetryLater
 
 DEFAULT_RETRY_AFTER = 30.0  # seconds, for a 429 without a usable Retry-After
@@ -122,7 +124,7 @@ class MattermostNotifier(Notifier):
             raise
 
     def send(self, alert: Alert) -> None:
-        self._post(alert.message, (alert.filename, alert.html.encode("utf-8")))
+        self._post(safe_text(alert.message), (alert.filename, encode_text(alert.html)))
 
     def send_test(self) -> None:
         self._post("web-performance-monitor: test alert. Alerts for slow endpoints will be "
