@@ -21,8 +21,8 @@ Each request goes through ``app(environ, start_response)``, as a WSGI server cal
 ``Flask.__call__`` patches count. Afterwards every worker reports what its peer recorded through
 its sink (transactions, spans, metrics, profiles) against the requests it served: a peer that
 recorded nothing is misconfigured, and the run fails rather than show it as cheap. Nothing leaves
-127.0.0.1: agents are pointed at 127.0.0.1 and, in every worker, connections, datagrams and name
-look-ups to any other host are refused and reported.
+127.0.0.1: agents are pointed at 127.0.0.1 and, in every worker, Python-level connections,
+datagrams and name look-ups to any other host are refused and reported.
 
     python bench/peers.py [--quick]        # needs `pip install -e '.[bench]'` (make bench-peers)
 """
