@@ -43,8 +43,8 @@ def inprocess_runs(runs: int, quick: bool) -> list[dict[str, Any]]:
             print(f"In-process run {number} of {runs}:", flush=True)
             out = os.path.join(folder, f"run-{number}.json")
             subprocess.run([sys.executable, os.path.join(HERE, "run.py"), "--only", "inprocess",
-                            "--runs", "1", "--out", out] + (["--quick"] if quick else []),
-                           check=True)
+                            "--runs", "1", "--out", out, "--part-of-runs"]
+                           + (["--quick"] if quick else []), check=True)
             with open(out) as handle:
                 results.extend(json.load(handle)["inprocess_runs"])
     return results
@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=None,
                         help="in-process runs judged together (default 3; 1 with --quick)")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "latest.json"))
+    parser.add_argument("--part-of-runs", action="store_true",
+                        help=argparse.SUPPRESS)  # one of --runs N: the parent judges them all
     args = parser.parse_args()
     quick = args.quick
     runs = args.runs or (1 if quick else 3)
@@ -65,7 +67,8 @@ def main() -> None:
     if args.only in (None, "inprocess"):
         report["inprocess_runs"] = results = inprocess_runs(runs, quick)
         report["inprocess_judgement"] = rows = judgement.judge_inprocess(results)
-        judgement.print_inprocess(rows)
+        if not args.part_of_runs:
+            judgement.print_inprocess(rows)
     if args.only in (None, "servers"):
         print("Real servers under wrk (-t1 -c8), 127.0.0.1, median of paired runs [95% CI]:")
         report["servers"] = served = servers.run(rounds=3 if quick else 11,
