@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test test-django-lts demo bench bench-instructions lint clean
+.PHONY: install test test-django-lts demo bench bench-peers bench-instructions lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,18 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# The peers of `make bench-peers` (the [bench] extra) live in a venv of their own, never in the
+# one `make test` uses (ddtrace, for one, registers a pytest plugin).
+BENCH_VENV = .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench-peers: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/peers.py
+
 bench-instructions: $(STAMP)
 	$(BIN)/python bench/instructions.py
 
@@ -42,4 +54,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(DJANGO_LTS_VENV) .pytest_cache build dist
+	rm -rf $(VENV) $(DJANGO_LTS_VENV) $(BENCH_VENV) .pytest_cache build dist

@@ -1,7 +1,8 @@
 """Real servers under wrk on 127.0.0.1: throughput of the monitored app relative to plain.
 
-Per server, the plain and the monitored app run side by side and take turns under wrk in short
-runs; the median of the paired ratios, with a bootstrap 95% interval.
+Per server, the plain and the monitored app (and for Sanic its no-op middleware pair, the floor
+issue 18 judges Sanic against too) run side by side and take turns under wrk in short runs; the
+median of the paired ratios, with a bootstrap 95% interval.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ SERVERS: dict[str, list[str]] = {
     "sanic": [str(BIN / "sanic"), "bench.server_apps:sanic", "--host", "127.0.0.1",
               "--port", "{port}", "--single-process", "--no-access-logs"],
 }
-VARIANTS = ["plain", "wpm"]
+VARIANTS = {"flask-gunicorn": ["plain", "wpm"], "django-uvicorn": ["plain", "wpm"],
+            "sanic": ["plain", "noop", "wpm"]}
 PATHS = {"flask-gunicorn": {"trivial": "/trivial", "typical": "/typical"},
          "django-uvicorn": {"trivial": "/sync/trivial", "typical": "/sync/typical"},
          "sanic": {"trivial": "/trivial", "typical": "/typical"}}
@@ -78,30 +80,35 @@ def _serve(server: str, variant: str) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _pair(server: str, rounds: int, seconds: int) -> dict[str, Any]:
-    """Plain and monitored servers up side by side, hit in alternating short runs.
+    """Plain and monitored servers (and the floor, where one runs) up side by side, hit in
+    alternating short runs.
 
-    Both live through the whole comparison, so a drift of the shared machine falls on both
-    alike; each round gives one paired ratio.
+    All live through the whole comparison, so a drift of the shared machine falls on each
+    alike; each round gives one paired ratio. Per endpoint: ``{"rps": {variant: median},
+    "ratios_to": {other variant: {"median", "ci95", "ratios"}}}`` (monitored / other).
     """
+    variants = VARIANTS[server]
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
-        for variant in VARIANTS:
+        for variant in variants:
             servers[variant] = _serve(server, variant)
-        for variant in VARIANTS:  # warm-up
+        for variant in variants:  # warm-up
             _wrk(servers[variant][1] + PATHS[server]["trivial"], 1)
         results: dict[str, Any] = {}
         for name, path in PATHS[server].items():
-            rps: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+            rps: dict[str, list[float]] = {variant: [] for variant in variants}
             for r in range(rounds):
-                for variant in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:
+                for variant in variants if r % 2 == 0 else variants[::-1]:
                     rps[variant].append(_wrk(servers[variant][1] + path, seconds))
-            ratios = [w / p for w, p in zip(rps["wpm"], rps["plain"], strict=True)]
-            low, high = bootstrap_ci(ratios)
-            results[name] = {
-                "plain_rps": statistics.median(rps["plain"]),
-                "wpm_rps": statistics.median(rps["wpm"]),
-                "throughput_ratio": statistics.median(ratios), "ci95": [low, high],
-                "ratios": ratios}
+            ratios_to = {}
+            for other in variants:
+                if other == "wpm":
+                    continue
+                ratios = [w / o for w, o in zip(rps["wpm"], rps[other], strict=True)]
+                ratios_to[other] = {"median": statistics.median(ratios),
+                                    "ci95": list(bootstrap_ci(ratios)), "ratios": ratios}
+            results[name] = {"rps": {v: statistics.median(rps[v]) for v in variants},
+                             "ratios_to": ratios_to}
         return results
     finally:
         for proc, _ in servers.values():
@@ -117,7 +124,10 @@ def run(rounds: int, seconds: int) -> dict[str, Any]:
     for server in SERVERS:
         results[server] = _pair(server, rounds, seconds)
         for name, row in results[server].items():
-            print(f"  {server:<15} {name:<8} plain {row['plain_rps']:8.0f} req/s   wpm "
-                  f"{row['wpm_rps']:8.0f} req/s   {row['throughput_ratio'] * 100:5.1f}% of plain "
-                  f"[{row['ci95'][0] * 100:.1f}-{row['ci95'][1] * 100:.1f}]", flush=True)
+            served = "   ".join(f"{v} {rate:8.0f} req/s" for v, rate in row["rps"].items())
+            shares = "   ".join(
+                f"{figures['median'] * 100:5.1f}% of {other} "
+                f"[{figures['ci95'][0] * 100:.1f}-{figures['ci95'][1] * 100:.1f}]"
+                for other, figures in row["ratios_to"].items())
+            print(f"  {server:<15} {name:<8} {served}   wpm {shares}", flush=True)
     return results

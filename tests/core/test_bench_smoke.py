@@ -1,0 +1,70 @@
+"""The benchmark scripts run end to end with tiny parameters: every in-process suite with its
+four variants and the judgement of issue 18, and the peer benchmark where its venv exists.
+
+Figures are not checked (a smoke run's are noise); each part runs in a process of its own, as
+``make bench`` runs it, since the bench configures Django and registers Sanic apps globally.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+
+INPROCESS = """
+import json
+from bench import inprocess, judgement
+result = inprocess.run(rounds=1, scale=0.02, workloads=("trivial", "typical"))
+rows = judgement.judge_inprocess([result])
+judgement.print_inprocess(rows)
+print(json.dumps(sorted({(row["suite"], row["endpoint"]) for row in rows})))
+"""
+
+PEERS = """
+import json, sys
+from bench import peers
+missing = peers.missing_peers()
+if missing:
+    print(json.dumps({"missing": sorted(set(missing.values()))}))
+    sys.exit(0)
+result = peers.run(rounds=1, scale=0.02)
+peers.print_table(result)
+print(json.dumps({"inactive": result["inactive"], "recorded": result["recorded"]}))
+"""
+
+
+def _run(python: Path | str, code: str) -> Any:
+    """Run ``code`` in ``python`` from the repository root; its last stdout line, as JSON."""
+    done = subprocess.run([str(python), "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_inprocess_bench_judges_every_framework_named_by_the_decision() -> None:
+    judged = _run(sys.executable, INPROCESS)
+    assert judged == sorted([suite, endpoint]
+                            for suite in ("flask", "django-sync", "django-async", "sanic", "asgi")
+                            for endpoint in ("trivial", "typical"))
+
+
+@pytest.mark.skipif(not BENCH_PYTHON.exists(),
+                    reason="the peers are not installed: `make bench-peers` installs them into "
+                           ".venv-bench")
+def test_peer_bench_runs_and_every_peer_records_what_it_traced() -> None:
+    outcome = _run(BENCH_PYTHON, PEERS)
+    assert isinstance(outcome, dict)
+    if "missing" in outcome:
+        pytest.skip(f"peers not installed in .venv-bench: {', '.join(outcome['missing'])}")
+    assert outcome["inactive"] == []
+    for name, figures in outcome["recorded"].items():
+        assert figures["refused"] == [], name
+        if figures["recorded"] is not None:
+            assert figures["recorded"] >= 1, name
