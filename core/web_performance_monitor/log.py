@@ -9,6 +9,7 @@ broken notifier does not flood the host's logs) and counts all of them for ``get
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +22,6 @@ MAX_LINE_CHARS = 1000  # a log line of this library, whatever text it carries
 MAX_ERROR_CHARS = 200  # the message part of a failure line
 
 logger = logging.getLogger(LOGGER_NAME)
-logger.addHandler(logging.NullHandler())
 
 
 class _SecretFilter(logging.Filter):
@@ -39,6 +39,36 @@ class _SecretFilter(logging.Filter):
 
 
 logger.addFilter(_SecretFilter())
+
+
+class _DefaultHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Flask's ``default_handler`` idea: this library's lines reach stderr while the application
+    has configured no logging at all (no handler on the root logger or on ours), so a new user
+    sees that monitoring started and where reports go. Once the application configures logging,
+    the lines go through its handlers only, unchanged. Decided per record: applications often
+    configure logging after creating their extensions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter(
+            "[%(asctime)s] %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if application_logs():
+            return
+        self.setStream(sys.stderr)  # the current one (a test runner or daemon may swap it)
+        super().emit(record)
+
+
+default_handler = _DefaultHandler()
+logger.addHandler(default_handler)
+
+
+def application_logs() -> bool:
+    """Whether the application configured logging that would show this library's records."""
+    if logging.getLogger().handlers:
+        return True
+    return any(handler is not default_handler for handler in logger.handlers)
 
 
 def short_error(exc: BaseException) -> str:

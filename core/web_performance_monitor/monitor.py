@@ -104,6 +104,7 @@ class PerformanceMonitor:
                                         report_error=self.errors.report,
                                         on_drop=self._dropped)
         _live_monitors.add(self)
+        logger.info("web_performance_monitor: %s", self._describe_setup())
 
     # --- configuration -------------------------------------------------------------------
 
@@ -146,6 +147,17 @@ class PerformanceMonitor:
         self._retry_delay = seconds
         for channel in self._parts.channels:
             channel.retry_delay = seconds
+
+    def _describe_setup(self) -> str:
+        """One line saying what this monitor does: threshold, window, where alerts go."""
+        config = self.config
+        notifiers = ", ".join(n.name for n in self._parts.notifiers) or "none"
+        folder = (f", reports in {os.path.abspath(config.local_output_dir)}"
+                  if config.enable_local_file else "")
+        store = self.masker.text(config.alert_store_url or "SQLite in the report folder")
+        return (f"monitoring requests slower than {config.threshold_seconds:g}s "
+                f"(one alert per endpoint per {config.alert_window_days:g} days){folder}; "
+                f"notifiers: {notifiers}; alert store: {store}; profiler: {config.profiler}")
 
     def _new_profiler(self, config: Config) -> Profiler:
         profiler = make_profiler(config.profiler, config.profiler_interval,
@@ -339,6 +351,9 @@ class PerformanceMonitor:
             if claim is None:
                 self._with_store(parts, lambda store: store.suppress(event.endpoint, 1 + repeats))
                 self.stats.count("alerts_suppressed", 1 + repeats)
+                logger.debug("web_performance_monitor: %s took %.3fs; not alerted: it alerted "
+                             "within the last %g days (alert_window_days)", event.endpoint,
+                             event.duration, parts.config.alert_window_days)
                 return
             if repeats:  # later than this one: told in the endpoint's next alert
                 self._with_store(parts, lambda store: store.suppress(event.endpoint, repeats))
