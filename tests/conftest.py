@@ -146,6 +146,18 @@ FAULTS: dict[str, tuple[str, Callable[..., Any]]] = {
                               _raise(KeyError("capture"))),
     "alert store fails": ("web_performance_monitor.store.MemoryStore.claim",
                           _raise(OSError("store down"))),
+    # The sampler thread's wake-up (the registry read that once raised under many threads).
+    "sampler tick fails": ("web_performance_monitor.profiling.sampler.SamplingProfiler._tick",
+                           _raise(RuntimeError("dictionary changed size during iteration"))),
+    # Inside the alert worker's handler, past its own guards' reach of the request.
+    "background worker fails": ("web_performance_monitor.monitor.build_alert",
+                                _raise(RuntimeError("worker bug"))),
+}
+
+# What each fault leaves in ``get_stats()["internal_errors"]`` once a slow request went by.
+FAULT_COUNTS = {
+    "sampler tick fails": "sampling running requests",
+    "background worker fails": "handling a slow request",
 }
 
 
