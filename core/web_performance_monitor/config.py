@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,6 +244,23 @@ _CHECKS: dict[str, Callable[[Any, bool], Any]] = {
 }
 
 
+def default_output_dir() -> str:
+    """The default ``local_output_dir``: a folder of this user's, never the shared ``/tmp``.
+
+    ``$XDG_STATE_HOME/web-performance-monitor``, else ``~/.local/state/web-performance-monitor``
+    when the home folder is writable (service users often have a read-only one), else
+    ``<temp dir>/wpm-<uid>``. The monitor creates it 0700 and checks its owner at start-up.
+    """
+    state = os.environ.get("XDG_STATE_HOME", "")
+    if os.path.isabs(state):
+        return os.path.join(state, "web-performance-monitor")
+    home = os.path.expanduser("~")
+    if os.path.isabs(home) and home != "/" and os.access(home, os.W_OK):
+        return os.path.join(home, ".local", "state", "web-performance-monitor")
+    uid = os.geteuid() if hasattr(os, "geteuid") else os.getpid()
+    return os.path.join(tempfile.gettempdir(), f"wpm-{uid}")
+
+
 @dataclass(repr=False)
 class Config:
     """Everything the monitor can be told; invalid values raise ``ConfigError`` at start-up."""
@@ -251,7 +269,9 @@ class Config:
     alert_window_days: float = 10
     max_performance_overhead: float = 0.05
     enable_local_file: bool = True
-    local_output_dir: str = "/tmp"
+    # Reports and the default alert store; per user, never the shared /tmp (issue 14): see
+    # ``default_output_dir``.
+    local_output_dir: str = field(default_factory=default_output_dir)
     enable_mattermost: bool = False
     mattermost_server_url: str | None = None
     mattermost_token: str | None = None

@@ -23,6 +23,7 @@ from .backoff import OverheadBackoff
 from .config import Config
 from .decorator import monitored
 from .events import SlowDetails, SlowEvent
+from .files import resolve_paths
 from .log import ErrorLog, logger
 from .masking import Masker, register_secret, scrub
 from .notifiers import Notifier, open_notifiers
@@ -30,7 +31,7 @@ from .profiling import Profiler, ProfileResult, Span, make_profiler
 from .ratelimit import MAX_REPORTS_PER_MINUTE, RateLimit
 from .report import build_alert
 from .stats import CHECK_EVERY, EndpointKey, Stats, endpoint_name
-from .store import AlertStore, Claim, MemoryStore, open_store
+from .store import AlertStore, Claim, FailoverStore, MemoryStore, open_store
 from .worker import BackgroundWorker
 from .wsgi import WSGIMiddleware
 
@@ -72,7 +73,6 @@ class PerformanceMonitor:
         self._threshold = self.config.threshold_seconds
         self._durations = self.stats.durations
         self._overheads = self.stats.overheads
-        self._fallback_store = MemoryStore()
         self._profiler = self._new_profiler(self.config)
         self._worker = BackgroundWorker(self._handle, self.config.notify_queue_size,
                                         report_error=self.errors.report)
@@ -92,11 +92,24 @@ class PerformanceMonitor:
     def _build(self, config: Config) -> _Parts:
         logger.setLevel(config.log_level)
         register_secret(config.mattermost_token)
+        config = resolve_paths(config)
         notifiers = [*open_notifiers(config), *self._extra_notifiers]
         for notifier in notifiers:
             notifier.report_error = self.errors.report
-        return _Parts(config, Masker(config.sensitive_keys),
-                      open_store(config.alert_store_url, config.local_output_dir), notifiers)
+        return _Parts(config, Masker(config.sensitive_keys), self._open_store(config), notifiers)
+
+    def _open_store(self, config: Config) -> FailoverStore:
+        """The configured store behind its in-memory stand-in (see ``FailoverStore``).
+
+        Stored counts are kept as long as the longer of the alert window and the report
+        retention (at least a day), then expire.
+        """
+        keep = max(config.alert_window_days, config.report_retention_days, 1.0) * 86400.0
+        store = open_store(config.alert_store_url, config.local_output_dir, keep)
+        name = config.alert_store_url or os.path.join(config.local_output_dir, "sqlite")
+        if isinstance(store, MemoryStore):
+            name = f"memory:{id(store)}"
+        return FailoverStore(store, name, self.errors.report)
 
     def _new_profiler(self, config: Config) -> Profiler:
         profiler = make_profiler(config.profiler, config.profiler_interval,
@@ -270,12 +283,8 @@ class PerformanceMonitor:
         return claim
 
     def _with_store(self, parts: _Parts, action: Callable[[AlertStore], Any]) -> Any:
-        """Use the configured store; if it fails, an in-process one, so alerts are not lost."""
-        try:
-            return action(parts.store)
-        except Exception as exc:
-            self.errors.report("using the alert store", exc)
-            return action(self._fallback_store)
+        """Use the configured store; while it fails, its in-process stand-in (it heals)."""
+        return action(parts.store)
 
     def _deliver(self, notifiers: list[Notifier], alert: Any) -> bool:
         delivered = False
