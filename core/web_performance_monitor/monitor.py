@@ -27,7 +27,7 @@ from .files import resolve_paths
 from .log import ErrorLog, logger
 from .masking import Masker, register_secret, scrub
 from .notifiers import Notifier, open_notifiers
-from .profiling import Profiler, ProfileResult, Span, make_profiler
+from .profiling import Profiler, ProfileResult, SamplingProfiler, Span, make_profiler
 from .ratelimit import MAX_REPORTS_PER_MINUTE, RateLimit
 from .report import build_alert
 from .stats import CHECK_EVERY, EndpointKey, Stats, endpoint_name
@@ -115,6 +115,9 @@ class PerformanceMonitor:
         profiler = make_profiler(config.profiler, config.profiler_interval,
                                  config.trigger_seconds)
         profiler.report_error = self.errors.report
+        if isinstance(profiler, SamplingProfiler):  # its thread checks its own cost each second
+            profiler.on_busy = functools.partial(_sampler_busy, self._backoff,
+                                                 config.max_performance_overhead)
         # Adapters call ``monitor.begin()``: bound straight to the profiler, one call per request.
         self.begin = profiler.begin
         self._end = profiler.end
@@ -126,9 +129,9 @@ class PerformanceMonitor:
         new = self._build(self.config.replace(**changes))
         old, self._parts = self._parts, new
         self._threshold = new.config.threshold_seconds
+        self._backoff, self._sampler_busy = OverheadBackoff(), 0.0
         old_profiler, self._profiler = self._profiler, self._new_profiler(new.config)
         old_profiler.close()
-        self._backoff, self._sampler_busy = OverheadBackoff(), 0.0
         self._worker.flush(timeout=5)
         with self.errors.guard("closing the previous configuration"):
             old.store.close()
@@ -234,6 +237,8 @@ class PerformanceMonitor:
 
     def _check_overhead(self) -> None:
         """Every 1,000 requests: the share of the process's time the monitor took, vs the limit.
+
+        (The sampler thread also checks its own share every second, ``_sampler_busy``.)
 
         In-request time plus the sampler thread's, over the wall-clock time of those requests:
         what the monitor takes from the application. Not over the requests' own durations:
@@ -398,6 +403,18 @@ class PerformanceMonitor:
 
     def __repr__(self) -> str:
         return f"<PerformanceMonitor enabled={self.enabled} {self.config!r}>"
+
+
+def _sampler_busy(backoff: OverheadBackoff, limit: float, profiler: SamplingProfiler,
+                  share: float) -> None:
+    """The sampler thread's report of its own busy share: back off (and say so) when over.
+
+    A plain function with the backoff bound in, not a method: the profiler must not hold its
+    monitor (a dropped monitor is freed with its profiler).
+    """
+    change = backoff.step_up(share, limit, profiler)
+    if change is not None:
+        logger.warning("web_performance_monitor: %s", change)
 
 
 _live_monitors: weakref.WeakSet[PerformanceMonitor] = weakref.WeakSet()

@@ -132,3 +132,31 @@ def test_thread_faults_leave_responses_unchanged_and_are_counted(
     assert_untouched(monitor, "/y")
     monitor.flush(5)
     assert monitor.get_stats()["internal_errors"][FAULT_COUNTS[name]] >= 1
+
+
+def dive(depth: int, seconds: float) -> None:
+    if depth:
+        dive(depth - 1, seconds)
+    else:
+        threading.Event().wait(seconds)  # waiting, as a request on a slow backend does
+
+
+def test_the_sampler_backs_off_from_its_own_cost_between_request_checks(
+        make_monitor: Callable[..., PerformanceMonitor], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 14, smaller: 192 requests of 2 s, 64 at a time, 300 frames deep kept the sampler
+    busy half the wall clock, and the guard (every 1,000 requests) never looked."""
+    monkeypatch.setattr(sampler_module, "BUSY_WINDOW", 0.3)
+    monitor = make_monitor(profiler_interval=0.001, max_performance_overhead=0.05,
+                           threshold_seconds=10)
+    threads = [threading.Thread(target=profile_of, args=(monitor, lambda: dive(250, 1.5)))
+               for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    overhead = monitor.get_stats()["overhead_stats"]
+    assert overhead["backoff_level"] > 0
+    assert overhead["profiler_interval"] > 0.001
+    assert monitor.get_stats()["total_requests"] < 1000  # the request-count check never ran
+    assert "backoff level 1" in caplog.text
