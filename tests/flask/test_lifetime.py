@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,10 +32,15 @@ def settle() -> None:
         thread.join(1)
 
 
+def thread_names() -> Counter[str]:
+    return Counter(t.name for t in threading.enumerate())
+
+
 @pytest.fixture
-def baseline() -> Iterator[set[threading.Thread]]:
+def baseline() -> Iterator[Counter[str]]:
+    """The threads by name before the test (earlier tests may have left some: never more)."""
     settle()
-    yield set(threading.enumerate())
+    yield thread_names()
 
 
 def serve_and_drop(report_dir: Path, count: int, *, release_worker: bool
@@ -56,20 +62,19 @@ def serve_and_drop(report_dir: Path, count: int, *, release_worker: bool
 
 
 def test_once_the_alert_worker_lets_go_apps_monitors_and_the_sampler_thread_end(
-        report_dir: Path, baseline: set[threading.Thread]) -> None:
+        report_dir: Path, baseline: Counter[str]) -> None:
     refs = serve_and_drop(report_dir, 20, release_worker=True)
     assert [r for r in refs if r() is not None] == []
-    assert sampler_threads() == []
-    assert set(threading.enumerate()) == baseline
+    assert thread_names() <= baseline  # one sampler thread at most, and only if one was there
 
 
 @pytest.mark.xfail(reason=ALERT_WORKER_HOLDS_THE_MONITOR, strict=True)
 def test_20_dropped_apps_leave_no_monitor_and_no_thread_behind(
-        report_dir: Path, baseline: set[threading.Thread]) -> None:
+        report_dir: Path, baseline: Counter[str]) -> None:
     """Issue 14: 20 apps, one slow request each, dropped: 20 monitors and 40 threads stayed."""
     refs = serve_and_drop(report_dir, 20, release_worker=False)
     assert [r for r in refs if r() is not None] == []
-    assert set(threading.enumerate()) == baseline
+    assert thread_names() <= baseline
 
 
 def objects_left(report_dir: Path, count: int, *, monitored: bool, release_worker: bool) -> int:
@@ -95,10 +100,10 @@ def objects_left(report_dir: Path, count: int, *, monitored: bool, release_worke
                                                 strict=True)),
 ])
 def test_100_apps_built_and_dropped_leave_threads_and_memory_as_they_were(
-        report_dir: Path, baseline: set[threading.Thread], release_worker: bool) -> None:
+        report_dir: Path, baseline: Counter[str], release_worker: bool) -> None:
     objects_left(report_dir, 5, monitored=True, release_worker=True)  # warm caches up
     bare = objects_left(report_dir, 100, monitored=False, release_worker=True)
     monitored = objects_left(report_dir, 100, monitored=True, release_worker=release_worker)
-    assert set(threading.enumerate()) == baseline
+    assert thread_names() <= baseline
     # A monitor kept alive holds ~100 objects (stats, queue, profiler): 100 would be 10,000.
     assert monitored - bare < 200
