@@ -198,6 +198,8 @@ class SQLiteStore(AlertStore):
             expires_at = CASE WHEN wpm_alerts.expires_at <= :now THEN excluded.expires_at
                               ELSE wpm_alerts.expires_at END,
             suppressed = wpm_alerts.suppressed + excluded.suppressed"""
+    # A row's ``expires_at`` is when its window ended (or was released, or its count merged):
+    # after ``keep_seconds`` more, neither its window nor its count matters any more.
     _PURGE = "DELETE FROM wpm_alerts WHERE expires_at < :before"
     PURGE_EVERY = 3600.0  # seconds between deletions of long-expired rows
     busy_timeout = 10.0  # seconds a statement waits for another process's write lock
@@ -325,9 +327,10 @@ class SQLiteStore(AlertStore):
 
     def release(self, claim: Claim) -> None:
         self._execute(
-            "UPDATE wpm_alerts SET expires_at = 0, suppressed = suppressed + reported + 1, "
+            # The window ends now (not at 0): the row's retention counts from its last change.
+            "UPDATE wpm_alerts SET expires_at = :now, suppressed = suppressed + reported + 1, "
             "reported = 0 WHERE endpoint = :e AND token = :t",
-            {"e": claim.endpoint, "t": claim.token},
+            {"e": claim.endpoint, "t": claim.token, "now": time.time()},
         )
 
     def merge(self, windows: dict[str, tuple[float, str]], suppressed: dict[str, int]) -> None:
@@ -335,7 +338,7 @@ class SQLiteStore(AlertStore):
         rows = [{"endpoint": endpoint, "expires_at": expires_at, "token": token,
                  "suppressed": suppressed.get(endpoint, 0), "now": now}
                 for endpoint, (expires_at, token) in windows.items()]
-        rows += [{"endpoint": endpoint, "expires_at": 0.0, "token": "", "suppressed": count,
+        rows += [{"endpoint": endpoint, "expires_at": now, "token": "", "suppressed": count,
                   "now": now} for endpoint, count in suppressed.items() if endpoint not in windows]
         with self._lock:
             try:

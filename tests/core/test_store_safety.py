@@ -230,6 +230,18 @@ def test_expired_sqlite_rows_are_deleted(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_released_windows_count_is_kept_for_the_retention_time(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "alerts.db"), keep_seconds=3600)
+    claim = store.claim("GET /a", 60)
+    assert claim is not None
+    store.release(claim)  # every notifier failed
+    store._purge_at = 0.0
+    store.claim("GET /b", 60)  # a purge runs
+    again = store.claim("GET /a", 60)
+    assert again is not None and again.suppressed_before == 1
+    store.close()
+
+
 def test_every_redis_key_expires(redis_url: str) -> None:
     prefix = f"wpm-expiry-{time.monotonic_ns()}:"
     store = RedisStore(redis_url, prefix=prefix, keep_seconds=3600)
