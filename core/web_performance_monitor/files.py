@@ -56,6 +56,17 @@ def private_dir(path: str) -> None:
         os.chmod(path, 0o700)
 
 
+def check_folder(path: str) -> None:
+    """Refuse a folder (or a symlink to one) that another user owns; root's are fine.
+
+    A folder the user chose (``/var/log/app``, root's and group-writable, or the sticky
+    ``/tmp``) is trusted when it is theirs or root's; one another user created first is not.
+    """
+    for info in (os.lstat(path), os.stat(path)):
+        if info.st_uid != 0:
+            _check_owner(path, info)
+
+
 def private_file(path: str) -> int:
     """Create ``path`` (0600) if missing, never through a symlink; its inode.
 
@@ -96,18 +107,21 @@ def resolve_paths(config: Config) -> Config:
 
     Resolved once, at start-up: a later ``os.chdir`` by the application moves nothing. When the
     default per-user folder cannot be made private (``/tmp/wpm-<uid>`` planted by another
-    user), a fresh private temporary folder is used instead, with a warning.
+    user), or a chosen folder belongs to another user, a fresh private temporary folder is used
+    instead, with a warning.
     """
     folder = os.path.abspath(config.local_output_dir)
     changes: dict[str, str] = {}
-    if folder == os.path.abspath(default_output_dir()):
-        try:
+    try:
+        if folder == os.path.abspath(default_output_dir()):
             private_dir(folder)
-        except OSError as exc:
-            fresh = tempfile.mkdtemp(prefix=f"wpm-{_uid()}-")
-            logger.warning("web_performance_monitor: the default folder %s is unsafe (%s); "
-                           "using %s instead", folder, exc, fresh)
-            folder = fresh
+        elif os.path.lexists(folder):
+            check_folder(folder)
+    except OSError as exc:
+        fresh = tempfile.mkdtemp(prefix=f"wpm-{_uid()}-")
+        logger.warning("web_performance_monitor: the folder %s is unsafe (%s); using %s "
+                       "instead", folder, exc, fresh)
+        folder = fresh
     if folder != config.local_output_dir:
         changes["local_output_dir"] = folder
     url = config.alert_store_url

@@ -6,6 +6,7 @@ import logging
 import os
 import sqlite3
 import stat
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -189,6 +190,7 @@ def test_a_default_folder_planted_by_another_user_is_not_used(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the fresh folder goes here
     planted = tmp_path / "web-performance-monitor"
     planted.mkdir(mode=0o777)
     os.chown(planted, 65534, 65534)
@@ -199,7 +201,24 @@ def test_a_default_folder_planted_by_another_user_is_not_used(
         assert "is unsafe" in caplog.text
     finally:
         monitor.close(final=True)
-        os.rmdir(monitor.config.local_output_dir)
+
+
+@root_only
+def test_a_chosen_folder_of_another_user_is_not_used(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        make_monitor: Callable[..., PerformanceMonitor]) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the fresh folder goes here
+    theirs = tmp_path / "reports"
+    theirs.mkdir(mode=0o777)
+    os.chown(theirs, 65534, 65534)
+    monitor = make_monitor(local_output_dir=str(theirs), alert_store_url=None)
+    used = Path(monitor.config.local_output_dir)
+    assert used != theirs and mode(used) == 0o700 and "is unsafe" in caplog.text
+    slow_request(monitor)
+    monitor.flush()
+    assert list(theirs.iterdir()) == []
+    os.chown(theirs, 0, 0)  # root's own folders (/var/log/app) are trusted
+    assert make_monitor(local_output_dir=str(theirs)).config.local_output_dir == str(theirs)
 
 
 def test_relative_paths_are_resolved_once_at_start_up(
