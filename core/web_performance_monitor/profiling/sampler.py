@@ -296,7 +296,9 @@ class SamplingProfiler(Profiler):
         if runs:
             oldest = min(entry[0] for _, entry in runs)
             return max(self.trigger - (now - oldest), 0.001)
-        return self.trigger
+        # Idle: look again at the next multiple of ``trigger`` on the clock, so the idle
+        # profilers of many monitors wake the shared thread once, not once each.
+        return self.trigger - now % self.trigger
 
     def _check_busy(self, now: float) -> None:
         """Once per ``BUSY_WINDOW``: tell ``on_busy`` the share of it this profiler sampled."""
