@@ -16,6 +16,10 @@ from web_performance_monitor.profiling import sampler as sampler_module
 
 
 def sampler_threads() -> list[threading.Thread]:
+    """The sampler threads alive, once those that already decided to end have ended."""
+    for thread in threading.enumerate():
+        if thread.name == "wpm-sampler" and thread is not sampler_module._thread:
+            thread.join(5)
     return [t for t in threading.enumerate() if t.name == "wpm-sampler"]
 
 
