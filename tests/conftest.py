@@ -112,25 +112,56 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
+class RedisServer:
+    """A private redis-server on a free port (never the machine's shared one).
+
+    ``stop()`` and ``start()`` again on the same port make an outage; nothing is persisted,
+    so a restarted server is empty, like a Redis whose data was lost.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed (apt-get install redis-server)")
+        self.binary, self.workdir, self.port = binary, workdir, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(10)
+            self._proc = None
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private redis-server on a free port (never the machine's shared one)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    """The tests' shared private redis-server."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
     try:
-        wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to stop and restart (an outage)."""
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _raise(exc: BaseException) -> Callable[..., Any]:
@@ -159,6 +190,18 @@ FAULTS: dict[str, tuple[str, Callable[..., Any]]] = {
                               _raise(KeyError("capture"))),
     "alert store fails": ("web_performance_monitor.store.MemoryStore.claim",
                           _raise(OSError("store down"))),
+    # The sampler thread's wake-up (the registry read that once raised under many threads).
+    "sampler tick fails": ("web_performance_monitor.profiling.sampler.SamplingProfiler._tick",
+                           _raise(RuntimeError("dictionary changed size during iteration"))),
+    # Inside the alert worker's handler, past its own guards' reach of the request.
+    "background worker fails": ("web_performance_monitor.monitor.build_alert",
+                                _raise(RuntimeError("worker bug"))),
+}
+
+# What each fault leaves in ``get_stats()["internal_errors"]`` once a slow request went by.
+FAULT_COUNTS = {
+    "sampler tick fails": "sampling running requests",
+    "background worker fails": "handling a slow request",
 }
 
 

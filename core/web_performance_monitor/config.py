@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,6 +221,23 @@ def _choice(*options: str) -> Any:
 Check = Callable[[Any, bool], Any]
 
 
+def default_output_dir() -> str:
+    """The default ``local_output_dir``: a folder of this user's, never the shared ``/tmp``.
+
+    ``$XDG_STATE_HOME/web-performance-monitor``, else ``~/.local/state/web-performance-monitor``
+    when the home folder is writable (service users often have a read-only one), else
+    ``<temp dir>/wpm-<uid>``. The monitor creates it 0700 and checks its owner at start-up.
+    """
+    state = os.environ.get("XDG_STATE_HOME", "")
+    if os.path.isabs(state):
+        return os.path.join(state, "web-performance-monitor")
+    home = os.path.expanduser("~")
+    if os.path.isabs(home) and home != "/" and os.access(home, os.W_OK):
+        return os.path.join(home, ".local", "state", "web-performance-monitor")
+    uid = os.geteuid() if hasattr(os, "geteuid") else os.getpid()
+    return os.path.join(tempfile.gettempdir(), f"wpm-{uid}")
+
+
 def option(check: Check, default: Any = None, *, factory: Callable[[], Any] | None = None) -> Any:
     """A ``Config`` field with its check declared next to it (elastic-apm's ``_ConfigValue``).
 
@@ -243,7 +261,9 @@ class Config:
     alert_window_days: float = option(_number(), 10)  # one alert per endpoint per window
     max_performance_overhead: float = option(_number(at_most=1.0), 0.05)
     enable_local_file: bool = option(_boolean, True)
-    local_output_dir: str = option(_text, "/tmp")
+    # Reports and the default alert store; per user, never the shared /tmp (issue 14): see
+    # ``default_output_dir``.
+    local_output_dir: str = option(_text, factory=default_output_dir)
     enable_mattermost: bool = option(_boolean, False)
     mattermost_server_url: str | None = option(_http_url)
     mattermost_token: str | None = option(_optional_text(secret=True))

@@ -23,16 +23,17 @@ from .backoff import OverheadBackoff
 from .config import Config
 from .decorator import monitored
 from .events import Alert, SlowDetails, SlowEvent
+from .files import resolve_paths
 from .log import ErrorLog, logger
 from .masking import Masker, register_secret, scrub
 from .notifiers import Notifier, open_notifiers
 from .notifiers.channel import Channel, Delivery
-from .profiling import Profiler, ProfileResult, Span, make_profiler
+from .profiling import Profiler, ProfileResult, SamplingProfiler, Span, make_profiler
 from .ratelimit import RateLimit
 from .report import build_alert
 from .sizing import alert_bytes, event_bytes, shrink_profile
 from .stats import CHECK_EVERY, EndpointKey, Kind, Stats, endpoint_name
-from .store import AlertStore, Claim, MemoryStore, open_store
+from .store import AlertStore, Claim, FailoverStore, MemoryStore, open_store
 from .worker import BackgroundWorker
 from .wsgi import WSGIMiddleware
 
@@ -93,7 +94,6 @@ class PerformanceMonitor:
         self._threshold = self.config.threshold_seconds
         self._durations = self.stats.durations
         self._overheads = self.stats.overheads
-        self._fallback_store = MemoryStore()
         self._profiler = self._new_profiler(self.config)
         # endpoint -> its slow event waiting in the alert queue (see ``_queue``)
         self._waiting: dict[str, SlowEvent] = {}
@@ -120,12 +120,12 @@ class PerformanceMonitor:
     def _build(self, config: Config) -> _Parts:
         logger.setLevel(config.log_level)
         register_secret(config.mattermost_token)
+        config = resolve_paths(config)
         notifiers = [*open_notifiers(config), *self._extra_notifiers]
         for notifier in notifiers:
             notifier.report_error = self.errors.report
         cap = config.max_alerts_per_minute
-        return _Parts(config, Masker(config.sensitive_keys),
-                      open_store(config.alert_store_url, config.local_output_dir), notifiers,
+        return _Parts(config, Masker(config.sensitive_keys), self._open_store(config), notifiers,
                       [notifier for notifier in notifiers if notifier.local],
                       [self._channel(notifier, config) for notifier in notifiers
                        if not notifier.local],
@@ -159,10 +159,26 @@ class PerformanceMonitor:
                 f"(one alert per endpoint per {config.alert_window_days:g} days){folder}; "
                 f"notifiers: {notifiers}; alert store: {store}; profiler: {config.profiler}")
 
+    def _open_store(self, config: Config) -> FailoverStore:
+        """The configured store behind its in-memory stand-in (see ``FailoverStore``).
+
+        Stored counts are kept as long as the longer of the alert window and the report
+        retention (at least a day), then expire.
+        """
+        keep = max(config.alert_window_days, config.report_retention_days, 1.0) * 86400.0
+        store = open_store(config.alert_store_url, config.local_output_dir, keep)
+        name = config.alert_store_url or os.path.join(config.local_output_dir, "sqlite")
+        if isinstance(store, MemoryStore):
+            name = f"memory:{id(store)}"
+        return FailoverStore(store, name, self.errors.report)
+
     def _new_profiler(self, config: Config) -> Profiler:
         profiler = make_profiler(config.profiler, config.profiler_interval,
                                  config.trigger_seconds)
         profiler.report_error = self.errors.report
+        if isinstance(profiler, SamplingProfiler):  # its thread checks its own cost each second
+            profiler.on_busy = functools.partial(_sampler_busy, self._backoff,
+                                                 config.max_performance_overhead)
         # Adapters call ``monitor.begin()``: bound straight to the profiler, one call per request.
         self.begin = profiler.begin
         self._end = profiler.end
@@ -174,9 +190,9 @@ class PerformanceMonitor:
         new = self._build(self.config.replace(**changes))
         old, self._parts = self._parts, new
         self._threshold = new.config.threshold_seconds
+        self._backoff, self._sampler_busy = OverheadBackoff(), 0.0
         old_profiler, self._profiler = self._profiler, self._new_profiler(new.config)
         old_profiler.close()
-        self._backoff, self._sampler_busy = OverheadBackoff(), 0.0
         self._worker.flush(timeout=5)
         self._close_channels(old.channels, 5.0, final=False)
         with self.errors.guard("closing the previous configuration"):
@@ -322,6 +338,8 @@ class PerformanceMonitor:
     def _check_overhead(self) -> None:
         """Every 1,000 requests: the share of the process's time the monitor took, vs the limit.
 
+        (The sampler thread also checks its own share every second, ``_sampler_busy``.)
+
         In-request time plus the sampler thread's, over the wall-clock time of those requests:
         what the monitor takes from the application. Not over the requests' own durations:
         where a framework times only the handler (Sanic's middleware sees a 10 µs span of a
@@ -379,10 +397,10 @@ class PerformanceMonitor:
         return claim
 
     def _give_back(self, parts: _Parts, claim: Claim) -> None:
-        _give_back(self.errors, parts.store, self._fallback_store, claim)
+        _give_back(self.errors, parts.store, claim)
 
     def _with_store(self, parts: _Parts, action: Callable[[AlertStore], Any]) -> Any:
-        return _use_store(self.errors, parts.store, self._fallback_store, action)
+        return _use_store(self.errors, parts.store, action)
 
     def _deliver(self, parts: _Parts, alert: Alert, claim: Claim) -> None:
         """The local report first, on this thread; then each channel, which never blocks here."""
@@ -405,7 +423,7 @@ class PerformanceMonitor:
     def _delivery(self, parts: _Parts, alert: Alert, claim: Claim) -> Delivery:
         """How one alert's outcome is counted. Its callbacks run on channel threads long after
         this call and hold no reference to the monitor, which may be freed meanwhile."""
-        stats, errors, store, fallback = self.stats, self.errors, parts.store, self._fallback_store
+        stats, errors, store = self.stats, self.errors, parts.store
         event = alert.event
 
         def sent(name: str) -> None:
@@ -416,7 +434,7 @@ class PerformanceMonitor:
 
         def failed() -> None:  # every notifier gave up: a later slow request may alert again
             stats.count("alerts_failed")
-            _give_back(errors, store, fallback, claim)
+            _give_back(errors, store, claim)
 
         return Delivery(len(parts.local) + len(parts.channels), sent, failed)
 
@@ -545,20 +563,33 @@ class PerformanceMonitor:
         return f"<PerformanceMonitor enabled={self.enabled} {self.config!r}>"
 
 
-def _use_store(errors: ErrorLog, store: AlertStore, fallback: AlertStore,
-               action: Callable[[AlertStore], Any]) -> Any:
-    """Use the configured store; if it fails, an in-process one, so alerts are not lost."""
+def _use_store(errors: ErrorLog, store: AlertStore, action: Callable[[AlertStore], Any]) -> Any:
+    """Use the store. It is a ``FailoverStore``, which answers from its in-process stand-in
+    while the configured store fails; this guards only against both failing (then None: the
+    request counts as not alerted rather than raising on the worker)."""
     try:
         return action(store)
     except Exception as exc:
         errors.report("using the alert store", exc)
-        return action(fallback)
+        return None
 
 
-def _give_back(errors: ErrorLog, store: AlertStore, fallback: AlertStore, claim: Claim) -> None:
+def _give_back(errors: ErrorLog, store: AlertStore, claim: Claim) -> None:
     """Release a window this process took, counting the request that took it as not alerted."""
     if claim.token:  # alert_window_days=0 takes no window
-        _use_store(errors, store, fallback, lambda s: s.release(claim))
+        _use_store(errors, store, lambda s: s.release(claim))
+
+
+def _sampler_busy(backoff: OverheadBackoff, limit: float, profiler: SamplingProfiler,
+                  share: float) -> None:
+    """The sampler thread's report of its own busy share: back off (and say so) when over.
+
+    A plain function with the backoff bound in, not a method: the profiler must not hold its
+    monitor (a dropped monitor is freed with its profiler).
+    """
+    change = backoff.step_up(share, limit, profiler)
+    if change is not None:
+        logger.warning("web_performance_monitor: %s", change)
 
 
 _live_monitors: weakref.WeakSet[PerformanceMonitor] = weakref.WeakSet()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from web_performance_monitor import Config, ConfigError, PerformanceMonitor
+from web_performance_monitor.config import default_output_dir
 
 
 def test_defaults_are_the_original_products() -> None:
@@ -16,7 +17,7 @@ def test_defaults_are_the_original_products() -> None:
     assert config.alert_window_days == 10
     assert config.max_performance_overhead == 0.05
     assert config.enable_local_file is True
-    assert config.local_output_dir == "/tmp"
+    assert config.local_output_dir == default_output_dir()  # per user (issue 14)
     assert config.enable_mattermost is False
     assert config.mattermost_server_url is None
     assert config.url_blacklist == []

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
@@ -172,9 +173,16 @@ class SamplingProfiler(Profiler):
         # its thread's next request; a response closed after that would release the newer one).
         self._runs: dict[Any, _Registration] = {}
         self.discard = self._runs.pop  # type: ignore[assignment]
+        # The process's sampler thread once this profiler is on its list (``begin`` reads it
+        # on every request: None means "join the thread", the only check the request pays).
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self._stopped = False
+        self._due = 0.0  # perf_counter of this profiler's next wake-up
+        # Called by the sampler thread with its own busy share over each ``BUSY_WINDOW``
+        # (the monitor's overhead backoff): the thread's cost grows with threads x depth,
+        # between the request-count checks that would otherwise not see it.
+        self.on_busy: Callable[[SamplingProfiler, float], None] | None = None
+        self._window = (_perf(), 0.0)  # (start of the busy window, busy_seconds then)
         _samplers.add(self)
 
     # --- request path ----------------------------------------------------------------
@@ -257,11 +265,18 @@ class SamplingProfiler(Profiler):
     # --- the sampler thread ----------------------------------------------------------
 
     def _start_thread(self) -> None:
-        with self._lock:
-            if self._thread is None and not self._stopped:
-                self._thread = threading.Thread(target=_sampler_thread, args=(weakref.ref(self),),
-                                                name="wpm-sampler", daemon=True)
-                self._thread.start()
+        """Put this profiler on the process's sampler thread (starting it if none runs)."""
+        global _thread
+        with _lock:
+            if self._stopped:
+                return
+            _watched.add(self)
+            _joined.set()  # the thread may be asleep for another profiler: plan again
+            if _thread is None:
+                _thread = threading.Thread(target=_sampler_thread, name="wpm-sampler",
+                                           daemon=True)
+                _thread.start()
+            self._thread = _thread
 
     def _tick(self) -> float:
         """One wake-up: sample the requests past the trigger; how long to sleep next.
@@ -281,7 +296,17 @@ class SamplingProfiler(Profiler):
         if runs:
             oldest = min(entry[0] for _, entry in runs)
             return max(self.trigger - (now - oldest), 0.001)
-        return self.trigger
+        # Idle: look again at the next multiple of ``trigger`` on the clock, so the idle
+        # profilers of many monitors wake the shared thread once, not once each.
+        return self.trigger - now % self.trigger
+
+    def _check_busy(self, now: float) -> None:
+        """Once per ``BUSY_WINDOW``: tell ``on_busy`` the share of it this profiler sampled."""
+        start, busy = self._window
+        if now - start >= BUSY_WINDOW:
+            self._window = (now, self.busy_seconds)
+            if self.on_busy is not None:
+                self.on_busy(self, (self.busy_seconds - busy) / (now - start))
 
     def _sample(self, due: list[tuple[Any, _Registration]], now: float) -> None:
         frames = sys._current_frames()
@@ -320,29 +345,63 @@ class SamplingProfiler(Profiler):
         self._stopped = True
 
 
-def _sampler_thread(ref: weakref.ref[SamplingProfiler]) -> None:
-    """The sampler thread's life. It holds its profiler only while awake: a profiler nobody
-    uses any more (its monitor reconfigured or dropped) is freed, and the thread ends."""
-    while True:
-        sampler = ref()
-        if sampler is None or sampler._stopped:
-            return
-        try:
-            pause = sampler._tick()
-        except Exception as exc:  # counted and logged once; the thread carries on sampling
-            sampler.report_error("sampling running requests", exc)
-            pause = sampler.interval
-        del sampler
-        time.sleep(pause)
+BUSY_WINDOW = 1.0  # seconds of wall-clock time over which the thread's own cost is judged
+_lock = threading.Lock()
+# The profilers the sampler thread serves: weak, so a profiler nobody uses is freed (and the
+# thread ends when none is left). One thread per process however many monitors: each thread
+# takes the GIL on every wake-up, so N monitors' threads would cost N times the switches.
+_watched: weakref.WeakSet[SamplingProfiler] = weakref.WeakSet()
+_thread: threading.Thread | None = None
+_joined = threading.Event()
+
+
+def _sampler_thread() -> None:
+    """The sampler thread's life: wake each profiler when it is due, for as long as one is used.
+
+    It holds a profiler only while awake. A failing tick is counted and logged once (through
+    the profiler's ``report_error``) and sampling goes on; should the loop itself end by
+    surprise, the profilers forget the thread, so the next request starts a new one.
+    """
+    global _thread
+    try:
+        while True:
+            with _lock:
+                samplers = [s for s in _watched if not s._stopped]
+                if not samplers:  # nobody left to serve; a later ``begin`` starts a new thread
+                    _thread = None
+                    return
+            now = _perf()
+            wake = now + 1.0
+            for sampler in samplers:
+                if sampler._due <= now:
+                    try:
+                        pause = sampler._tick()
+                        sampler._check_busy(_perf())
+                    except Exception as exc:  # counted and logged once; sampling goes on
+                        sampler.report_error("sampling running requests", exc)
+                        pause = sampler.interval
+                    sampler._due = _perf() + pause
+                wake = min(wake, sampler._due)
+            del samplers, sampler
+            _joined.wait(max(wake - _perf(), 0.0005))
+            _joined.clear()
+    finally:
+        with _lock:
+            if _thread is threading.current_thread():
+                _thread = None
+                for sampler in list(_watched):
+                    sampler._thread = None
 
 
 _samplers: weakref.WeakSet[SamplingProfiler] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
+    global _lock, _thread, _joined
+    _lock, _joined = threading.Lock(), threading.Event()
+    _thread = None
     for sampler in list(_samplers):
         sampler._thread = None
-        sampler._lock = threading.Lock()
         sampler._runs.clear()
 
 
