@@ -204,19 +204,8 @@ class NoopDjangoMiddleware:
         return await self.get_response(request)
 
 
-class NaiveDjangoMiddleware:
+class NaiveDjangoMiddleware(NoopDjangoMiddleware):
     """pyinstrument's own Django middleware pattern, reduced to its profiling part."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Any) -> None:
-        from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
 
     def __call__(self, request: Any) -> Any:
         if self.is_async:

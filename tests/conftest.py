@@ -17,6 +17,7 @@ import pytest
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.events import Alert
 from web_performance_monitor.notifiers import Notifier
+from web_performance_monitor.profiling import ProfileResult
 
 
 class RecordingNotifier(Notifier):
@@ -211,6 +212,15 @@ def fault(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     target, replacement = FAULTS[request.param]
     monkeypatch.setattr(target, replacement)
     return str(request.param)
+
+
+def profile_of(monitor: PerformanceMonitor, work: Callable[[], None]) -> ProfileResult:
+    """The profile of ``work`` run as one request of ``monitor``, kept as if it were slow."""
+    span = monitor.begin()
+    work()
+    result = monitor._stop_profile(span[1], keep=True)
+    assert result is not None
+    return result
 
 
 def functions_in(alert: Alert) -> set[str]:

@@ -19,7 +19,7 @@ import types
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 _IDLE = object()
 
@@ -63,7 +63,7 @@ class BackgroundWorker:
         self.closed = False
         if isinstance(handle, types.MethodType):  # its owner freed: the thread ends
             weakref.finalize(handle.__self__, self._owner_gone)
-        _after_fork.add(self)
+        after_fork.add(self)
 
     def _reset_after_fork(self) -> None:
         self._cond = threading.Condition(threading.Lock())
@@ -191,12 +191,20 @@ class BackgroundWorker:
             self._cond.notify_all()
 
 
-_after_fork: weakref.WeakSet[BackgroundWorker] = weakref.WeakSet()
+class ForkSafe(Protocol):
+    """An object whose locks and threads must be made anew in a forked child."""
+
+    def _reset_after_fork(self) -> None: ...
+
+
+# Every object holding locks or threads (workers, channels): a forked child (gunicorn's pre-fork
+# workers) inherits them but not the threads, and a lock held at fork time would stay held.
+after_fork: weakref.WeakSet[ForkSafe] = weakref.WeakSet()
 
 
 def _reset_all_after_fork() -> None:
-    for worker in list(_after_fork):
-        worker._reset_after_fork()
+    for owner in list(after_fork):
+        owner._reset_after_fork()
 
 
 if hasattr(os, "register_at_fork"):

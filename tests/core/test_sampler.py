@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import RecordingNotifier, busy, functions_in
+from tests.conftest import RecordingNotifier, busy, functions_in, profile_of
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.profiling import ProfileResult
 from web_performance_monitor.profiling import sampler as sampler_module
@@ -26,12 +26,6 @@ def busy_beta() -> None:
     busy(0.08)
 
 
-def profile_of(monitor: PerformanceMonitor, work: Callable[[], None]) -> ProfileResult:
-    span = monitor.begin()
-    work()
-    result = monitor._stop_profile(span[1], keep=True)
-    assert result is not None
-    return result
 
 
 def test_report_names_the_functions_and_labels_the_unsampled_head(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import FAULT_COUNTS, FAULTS, busy
+from tests.conftest import FAULT_COUNTS, FAULTS, busy, profile_of
 from tests.core.test_faults import assert_untouched
 from web_performance_monitor import PerformanceMonitor
 from web_performance_monitor.profiling import ProfileResult
@@ -30,12 +30,6 @@ def slow_work() -> None:
     threading.Event().wait(0.06)
 
 
-def profile_of(monitor: PerformanceMonitor, work: Callable[[], None]) -> ProfileResult:
-    span = monitor.begin()
-    work()
-    result = monitor._stop_profile(span[1], keep=True)
-    assert result is not None
-    return result
 
 
 @pytest.fixture

@@ -15,17 +15,15 @@ each channel retries on its own thread:
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 from ..events import Alert
 from ..log import logger
-from ..worker import BackgroundWorker
+from ..worker import BackgroundWorker, after_fork
 from .base import Notifier, RetryLater
 
 
@@ -99,7 +97,7 @@ class Channel:
         self._worker = BackgroundWorker(self._send, queue_size, queue_bytes,
                                         name=f"wpm-{self.name}", report_error=report_error,
                                         on_drop=self._dropped)
-        _after_fork.add(self)
+        after_fork.add(self)
 
     def _reset_after_fork(self) -> None:
         """Fresh locks in a forked child (gunicorn's workers): the parent's thread may have
@@ -199,15 +197,3 @@ class Channel:
         if first:
             job.delivery.settle(self.name, delivered)
         return first
-
-
-_after_fork: weakref.WeakSet[Channel] = weakref.WeakSet()
-
-
-def _reset_all_after_fork() -> None:
-    for channel in list(_after_fork):
-        channel._reset_after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_all_after_fork)
