@@ -4,33 +4,19 @@ ntfy, PagerDuty... one URL each (https://github.com/caronc/apprise/wiki).
 Apprise reports only whether every URL accepted the message (``notify()`` returns a bool); the
 chat robots above have their own notifiers because they answer failures with HTTP 200 and an
 error code that a generic sender counts as success, and because they need the digest. Apprise
-logs URLs (and so keys) at DEBUG: its logger gets the same secret filter as ours.
+logs URLs (and so keys) at DEBUG: its logger masks our secrets (``scrub_logs_of``).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from ..config import ConfigError
 from ..events import Alert
-from ..masking import scrub
 from .base import Notifier
-from .webhook_base import Facts, WebhookError, markdown
+from .webhook_base import Facts, WebhookError, markdown, scrub_logs_of
 
-
-class _Scrubbed(logging.Filter):
-    """Apprise's records with every registered secret masked (``masking.scrub``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = scrub(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
-
-
-logging.getLogger("apprise").addFilter(_Scrubbed())
+scrub_logs_of("apprise")
 
 
 class AppriseNotifier(Notifier):

@@ -6,6 +6,8 @@ Each platform module (``dingtalk``, ``feishu``, ``wecom``, ``slack``, ``mattermo
 - **HTTP**: one ``httpx.Client`` per notifier (the ``[webhooks]`` extra): explicit timeouts,
   kept-alive connections, one connect retry. Its errors become ``WebhookError`` with a message
   that never holds the URL (the URL is the credential on every one of these platforms).
+  httpx logs each request's URL at INFO ("HTTP Request: POST https://...?access_token=..."):
+  its loggers mask our registered secrets too, so a host that logs at INFO sees no key.
 - **Answers**: HTTP 429 raises ``RetryLater`` with the ``Retry-After`` seconds; another non-2xx
   is a failure. Chat robots also answer *failures* with HTTP 200 and an error code in the body
   (DingTalk ``errcode``, Feishu ``code``, WeCom ``errcode``): a non-zero code is a failure, and a
@@ -20,19 +22,47 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import threading
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from ..config import ConfigError
 from ..events import Alert
+from ..masking import scrub
 from .base import Notifier, RetryLater
 from .mattermost import retry_after
 
 USER_AGENT = "web-performance-monitor"
 DEFAULT_RATE_LIMIT_WAIT = 60.0  # seconds, when a platform's rate-limit code names no time
+
+
+class _Scrubbed(logging.Filter):
+    """A library's log records with every registered secret masked (``masking.scrub``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = scrub(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+_SCRUBBED = _Scrubbed()
+
+
+def scrub_logs_of(*names: str) -> None:
+    """Mask our secrets in what the loggers ``names`` log (a filter applies to its own logger
+    only, not to children, so each one is named)."""
+    for name in names:
+        logging.getLogger(name).addFilter(_SCRUBBED)
+
+
+scrub_logs_of("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2",
+              "httpcore.proxy")
 
 
 class WebhookError(Exception):
@@ -301,9 +331,12 @@ class WebhookNotifier(Notifier):
         ``RetryLater``."""
         import httpx
 
+        url = url or self.url
+        if params:  # added to the platform's own query (httpx's ``params`` would replace it)
+            url += ("&" if "?" in url else "?") + urlencode(params)
         try:
-            response = self._client.post(url or self.url, content=body or None, files=files,
-                                         headers=headers, params=params)
+            response = self._client.post(url, content=body or None, files=files,
+                                         headers=headers)
         except httpx.TimeoutException as exc:
             raise WebhookError(f"{self.name}: no answer within {self.timeout:g} s "
                                f"({type(exc).__name__})") from None
