@@ -483,7 +483,7 @@ def test_secrets_never_leak(make_monitor: Callable[..., PerformanceMonitor],
         f"http://127.0.0.1:{dingtalk.server_address[1]}/********")
 
 
-def test_flask_wpm_config_masks_every_secret(tmp_path: Path,
+def test_flask_wpm_config_and_test_alert(tmp_path: Path,
                                              all_channels: dict[str, Any]) -> None:
     app = Flask(__name__)
     app.config.update(TESTING=True, WPM_LOCAL_OUTPUT_DIR=str(tmp_path),
@@ -491,10 +491,14 @@ def test_flask_wpm_config_masks_every_secret(tmp_path: Path,
                       **{f"WPM_{key.upper()}": value for key, value in all_channels.items()})
     WPM(app)
     try:
-        output = app.test_cli_runner().invoke(args=["wpm", "config"]).output
+        runner = app.test_cli_runner()
+        output = runner.invoke(args=["wpm", "config"]).output
         assert json.loads(output)["feishu_secret"] == "********"
+        tested = runner.invoke(args=["wpm", "test-alert"]).output
+        assert {"dingtalk: ok", "feishu: ok", "wecom: ok", "slack: ok",
+                "mattermost_webhook: ok", "webhook: ok"} <= set(tested.splitlines())
         for secret in SECRETS:
-            assert secret not in output
+            assert secret not in output and secret not in tested
     finally:
         WPM.get_monitor(app).close(timeout=5, final=True)
 
