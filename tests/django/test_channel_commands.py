@@ -34,7 +34,7 @@ def test_wpm_test_alert_reports_each_channel(report_dir: Path) -> None:
         out = StringIO()
         with override_settings(WPM=wpm), pytest.raises(CommandError) as info:
             call_command("wpm_test_alert", stdout=out)
-        assert "dingtalk: FAILED" in out.getvalue() and "slack: ok" in out.getvalue()
+        assert "dingtalk: FAILED" in out.getvalue()
         assert "errcode 310000" in str(info.value)
         for secret in (DINGTALK_SECRET, DINGTALK_TOKEN):
             assert secret not in str(info.value) and secret not in out.getvalue()
