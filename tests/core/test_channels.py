@@ -217,6 +217,20 @@ def test_wecom_markdown_then_report_file(make_monitor: Callable[..., Performance
         "/cgi-bin/webhook/send", "/cgi-bin/webhook/upload_media", "/cgi-bin/webhook/send"]
 
 
+def test_wecom_failed_upload_keeps_the_delivered_summary(
+        make_monitor: Callable[..., PerformanceMonitor], wecom: FakeChat) -> None:
+    wecom.script.extend(["ok", "500"])  # the summary is shown, the upload fails
+    monitor = make_monitor(wecom_webhook_url=wecom.url, enable_local_file=False,
+                           notify_retries=2)
+    _slow_request(monitor)
+    assert monitor.flush(10)
+    [summary] = wecom.accepted  # not repeated by a retry
+    assert summary["msgtype"] == "markdown"
+    stats = monitor.get_stats()
+    assert stats["alerts_sent"] == 1
+    assert stats["internal_errors"] == {"sending the report file to wecom": 1}
+
+
 def test_wecom_markdown_is_cut_to_4096_bytes(wecom: FakeChat) -> None:
     notifier = WeComNotifier(wecom.url)
     notifier.post_digest(_many_facts(200))

@@ -49,10 +49,17 @@ class WeComNotifier(WebhookNotifier):
         self.post_json({"msgtype": "markdown", "markdown": {"content": content}})
 
     def post_alert(self, alert: Alert, facts: Facts) -> None:
+        """The summary, then the report file. Once the summary is shown the alert is
+        delivered: a failed upload is logged, not retried (a retry would repeat the summary)."""
         self._markdown(markdown(facts))
-        answer = self.post_bytes(
-            b"", url=upload_url(self.url), params={"type": "file"},
-            files={"media": (alert.filename, alert.html.encode("utf-8"), "text/html")})
+        try:
+            self._send_file(alert.filename, alert.html.encode("utf-8"))
+        except Exception as exc:
+            self.report_error(f"sending the report file to {self.name}", exc)
+
+    def _send_file(self, filename: str, content: bytes) -> None:
+        answer = self.post_bytes(b"", url=upload_url(self.url), params={"type": "file"},
+                                 files={"media": (filename, content, "text/html")})
         media_id = json.loads(answer).get("media_id")
         if not isinstance(media_id, str):
             raise WebhookError(f"{self.name}: upload_media answered without a media_id")
