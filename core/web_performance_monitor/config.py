@@ -611,6 +611,7 @@ _NEEDS_WEBHOOK = {
     "webhook_secret": "webhook_url",
 }
 _SECRET_PART = 16  # characters: a path segment at least this long is taken for a key
+_SECRET_QUERY = 8  # characters: a query value at least this long (not "prod", "ops")
 _URL_PIECES = re.compile(r"[/:@?&=#]+")
 
 
@@ -635,7 +636,7 @@ def _url_secrets(url: str, *, host_is_secret: bool) -> list[str]:
     found.extend(piece for piece in parts.path.split("/") if len(piece) >= _SECRET_PART)
     for pair in parts.query.split("&"):
         value = pair.partition("=")[2]
-        if len(value) >= 4:
+        if len(value) >= _SECRET_QUERY:
             found.append(value)
     return found
 

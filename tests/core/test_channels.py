@@ -290,6 +290,16 @@ def test_generic_webhook_signed_json(make_monitor: Callable[..., PerformanceMoni
     assert "query-secret-1" not in json.dumps(message)
 
 
+def test_channel_works_again_after_close(make_monitor: Callable[..., PerformanceMonitor],
+                                         receiver: FakeChat) -> None:
+    monitor = make_monitor(webhook_url=receiver.url, webhook_secret=RECEIVER_SECRET)
+    _slow_request(monitor, "/first")
+    monitor.close(timeout=5)  # not final: the monitor keeps working
+    _slow_request(monitor, "/second")
+    assert monitor.flush(10)
+    assert [m["endpoint"] for m in receiver.accepted] == ["POST /first", "POST /second"]
+
+
 def test_generic_webhook_wrong_secret(receiver: FakeChat,
                                       make_monitor: Callable[..., PerformanceMonitor]) -> None:
     monitor = make_monitor(webhook_url=receiver.url, webhook_secret="another-secret-value")

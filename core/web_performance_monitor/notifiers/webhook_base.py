@@ -69,17 +69,20 @@ class WebhookError(Exception):
     """A platform refused a message or could not be reached; the text never holds the URL."""
 
 
-def http_client(timeout: float, option: str) -> Any:
-    """An ``httpx.Client`` with ``timeout`` seconds for every phase of a request.
-
-    ``option`` names the option that enabled the channel, for the ``ConfigError`` raised when
-    the ``[webhooks]`` extra is missing (at start-up, not at the first alert).
-    """
+def require_httpx(option: str) -> None:
+    """``ConfigError`` naming ``option`` when the ``[webhooks]`` extra is missing: raised at
+    start-up, not at the first alert."""
     try:
-        import httpx
+        import httpx  # noqa: F401
     except ImportError:
         raise ConfigError(option, "needs httpx: pip install "
                           "'web-performance-monitor[webhooks]'") from None
+
+
+def http_client(timeout: float) -> Any:
+    """An ``httpx.Client`` with ``timeout`` seconds for every phase of a request."""
+    import httpx
+
     return httpx.Client(timeout=httpx.Timeout(timeout), headers={"User-Agent": USER_AGENT},
                         transport=httpx.HTTPTransport(retries=1), follow_redirects=False)
 
@@ -222,7 +225,8 @@ class WebhookNotifier(Notifier):
         self.service = service
         self.report_base_url = report_base_url
         self.window = RateWindow(self.limits)
-        self._client = http_client(timeout, self.option)
+        require_httpx(self.option)
+        self._client: Any = None  # opened at the first post, again after close()
         self._lock = threading.RLock()
         self._held: list[Facts] = []
         self._timer: threading.Timer | None = None
@@ -311,7 +315,10 @@ class WebhookNotifier(Notifier):
                 self.digests += 1
             except Exception as exc:
                 self.report_error(f"sending a digest to {self.name}", exc)
-        self._client.close()
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     # --- HTTP -----------------------------------------------------------------------------
 
@@ -334,9 +341,12 @@ class WebhookNotifier(Notifier):
         url = url or self.url
         if params:  # added to the platform's own query (httpx's ``params`` would replace it)
             url += ("&" if "?" in url else "?") + urlencode(params)
+        with self._lock:
+            if self._client is None:
+                self._client = http_client(self.timeout)
+            client = self._client
         try:
-            response = self._client.post(url, content=body or None, files=files,
-                                         headers=headers)
+            response = client.post(url, content=body or None, files=files, headers=headers)
         except httpx.TimeoutException as exc:
             raise WebhookError(f"{self.name}: no answer within {self.timeout:g} s "
                                f"({type(exc).__name__})") from None
