@@ -165,6 +165,7 @@ class FakeDingTalk(FakeChat):
         super().__init__()
         self.secret = secret
         self.keyword = keyword
+        self.token = DINGTALK_TOKEN
 
     @property
     def url(self) -> str:
@@ -172,7 +173,7 @@ class FakeDingTalk(FakeChat):
 
     def handle_post(self, path: str, query: dict[str, str], headers: Any,
                     body: bytes) -> Answer:
-        if path != "/robot/send" or query.get("access_token") != DINGTALK_TOKEN:
+        if path != "/robot/send" or query.get("access_token") != self.token:
             return self.refuse((200, {"errcode": 300001, "errmsg": "token is not exist"}))
         if self.secret:
             timestamp, sign = query.get("timestamp", ""), query.get("sign", "")

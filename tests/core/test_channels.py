@@ -148,6 +148,26 @@ def test_dingtalk_wrong_secret_is_a_failure_despite_http_200(dingtalk: FakeChat)
     notifier.close()
 
 
+def test_each_kind_of_refusal_is_logged_once_with_the_platform_message(
+        make_monitor: Callable[..., PerformanceMonitor], dingtalk: FakeChat,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monitor = make_monitor(dingtalk_webhook_url=dingtalk.url, dingtalk_secret="SECwrong-one",
+                           dingtalk_keyword="wpm-alert", enable_local_file=False)
+    with caplog.at_level(logging.INFO, logger="web_performance_monitor"):
+        for path in ("/a", "/b"):  # the same refusal twice
+            _slow_request(monitor, path)
+            assert monitor.flush(10)
+        dingtalk.token = "the-robot-was-deleted"  # type: ignore[attr-defined]
+        _slow_request(monitor, "/c")
+        assert monitor.flush(10)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+                and "sending an alert to dingtalk failed" in r.getMessage()]
+    assert len(warnings) == 2
+    assert "errcode 310000: sign not match" in warnings[0]
+    assert "errcode 300001: token is not exist" in warnings[1]
+    assert monitor.get_stats()["notifier_failures"] == {"dingtalk": 3}
+
+
 def test_dingtalk_keyword_is_required_by_the_robot() -> None:
     with FakeDingTalk(keyword="wpm-alert") as robot:
         missing = DingTalkNotifier(robot.url)

@@ -21,6 +21,7 @@ Each platform module (``dingtalk``, ``feishu``, ``wecom``, ``slack``, ``mattermo
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import logging
 import threading
@@ -388,4 +389,12 @@ def check_code(name: str, body: bytes, field: str, message_field: str,
     code, message = found
     if code in rate_limited:
         raise RetryLater(rate_limited[code], f"{name} is rate-limited ({field} {code}: {message})")
-    raise WebhookError(f"{name} refused the message: {field} {code}: {message}")
+    raise refusal(field, code)(f"{name} refused the message: {field} {code}: {message}")
+
+
+@functools.cache
+def refusal(field: str, code: int) -> type[WebhookError]:
+    """A ``WebhookError`` subclass per platform error code (``Errcode310000``): the monitor's
+    error log logs each kind of failure once, by exception type, so a second kind of refusal
+    (a wrong signature after a missing keyword) is logged at WARNING too."""
+    return type(f"{field.capitalize()}{code}", (WebhookError,), {"__module__": __name__})
