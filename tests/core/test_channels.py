@@ -403,7 +403,7 @@ def test_a_held_digest_is_sent_at_close(dingtalk: FakeChat) -> None:
         notifier.send(sample_alert())
     assert len(dingtalk.accepted) == 1
     notifier.close()
-    assert len(dingtalk.accepted) == 2
+    assert len(dingtalk.accepted) == 2 and notifier.digests == 1
     assert "2 slow endpoints" in dingtalk.accepted[1]["markdown"]["text"]
 
 

@@ -243,6 +243,10 @@ class WebhookNotifier(Notifier):
     def post_digest(self, held: list[Facts]) -> None:
         """Post several held alerts as one message."""
 
+    @abstractmethod
+    def post_text(self, text: str) -> None:
+        """Post a plain message (the test alert)."""
+
     def check_answer(self, status: int, body: bytes) -> None:
         """Raise for a refusal that came with a 2xx status (the robots' error codes)."""
 
@@ -265,13 +269,10 @@ class WebhookNotifier(Notifier):
         self.post_text("web-performance-monitor: test alert. Alerts for slow endpoints will "
                        "arrive here.")
 
-    def post_text(self, text: str) -> None:
-        """Post a plain message (the test alert); platforms override the shape."""
-        self.post_json({"text": text})
-
-    def _schedule(self) -> None:
+    def _schedule(self, delay: float | None = None) -> None:
+        """Flush the held alerts after ``delay`` seconds (default: when the window opens)."""
         if self._timer is None:
-            delay = max(self.window.wait(), 0.01)
+            delay = max(self.window.wait() if delay is None else delay, 0.01)
             self._timer = threading.Timer(delay, self._flush_held)
             self._timer.daemon = True
             self._timer.name = f"wpm-{self.name}-digest"
@@ -295,10 +296,7 @@ class WebhookNotifier(Notifier):
         except RetryLater as exc:
             with self._lock:  # back in front, tried again when the platform said
                 self._held[:0] = held
-                if self._timer is None:
-                    self._timer = threading.Timer(exc.seconds, self._flush_held)
-                    self._timer.daemon = True
-                    self._timer.start()
+                self._schedule(exc.seconds)
         except Exception as exc:
             self.report_error(f"sending a digest to {self.name}", exc)
 
