@@ -206,7 +206,12 @@ def _regex_list(value: Any, text: bool) -> list[str]:
 
 def _apprise_urls(value: Any, text: bool) -> list[str]:
     """Apprise URLs (``tgram://token/chat``, ``mailto://...``); an error never echoes one."""
-    urls = [url.strip() for url in _string_list(value, text)]
+    try:
+        urls = [url.strip() for url in _string_list(value, text)]
+    except ValueError:
+        raise ValueError("expected a list of Apprise URLs (in text: a JSON list or "
+                         f"comma-separated), got a {type(value).__name__} (not repeated "
+                         "here: it may hold a key)") from None
     for number, url in enumerate(urls, 1):
         if "://" not in url:
             raise ValueError(f"expected Apprise URLs such as tgram://bottoken/ChatID, got item "
