@@ -516,6 +516,22 @@ def test_requests_are_not_delayed_by_a_hanging_channel(tmp_path: Path,
         monitor.close(timeout=5, final=True)
 
 
+def test_a_hanging_channel_does_not_delay_another(
+        make_monitor: Callable[..., PerformanceMonitor], dingtalk: FakeChat,
+        slack: FakeChat) -> None:
+    dingtalk.mode = "gate"  # holds every post until the test lets it go
+    monitor = make_monitor(dingtalk_webhook_url=dingtalk.url, dingtalk_secret=DINGTALK_SECRET,
+                           dingtalk_keyword="wpm-alert", slack_webhook_url=slack.url)
+    _slow_request(monitor)
+    deadline = time.monotonic() + 10
+    while not slack.accepted and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(slack.accepted) == 1 and dingtalk.accepted == []
+    dingtalk.gate.set()
+    assert monitor.flush(10)
+    assert len(dingtalk.accepted) == 1
+
+
 def test_test_alert_system_reports_each_channel(
         make_monitor: Callable[..., PerformanceMonitor], all_channels: dict[str, Any],
         dingtalk: FakeChat, feishu: FakeChat, wecom: FakeChat, slack: FakeChat,
