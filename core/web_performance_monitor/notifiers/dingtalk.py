@@ -26,6 +26,7 @@ from .webhook_base import (
     WebhookNotifier,
     check_code,
     digest_lines,
+    digest_title,
     markdown,
     truncate_bytes,
 )
@@ -76,7 +77,7 @@ class DingTalkNotifier(WebhookNotifier):
         self._post(alert.title, markdown(facts))
 
     def post_digest(self, held: list[Facts]) -> None:
-        self._post(f"{len(held)} slow endpoints", digest_lines(held))
+        self._post(digest_title(len(held)), digest_lines(held))
 
     def post_text(self, text: str) -> None:
         self._post("web-performance-monitor test", [text])

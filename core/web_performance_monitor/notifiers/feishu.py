@@ -28,6 +28,7 @@ from .webhook_base import (
     WebhookNotifier,
     check_code,
     digest_lines,
+    digest_title,
     markdown,
     truncate_bytes,
 )
@@ -82,7 +83,7 @@ class FeishuNotifier(WebhookNotifier):
         self._post(alert.title, lines, facts.report_url)
 
     def post_digest(self, held: list[Facts]) -> None:
-        self._post(f"{len(held)} slow endpoints", digest_lines(held))
+        self._post(digest_title(len(held)), digest_lines(held))
 
     def post_text(self, text: str) -> None:
         self._post("web-performance-monitor test", [text])

@@ -12,7 +12,7 @@ https://api.slack.com/reference/block-kit/blocks, https://api.slack.com/apis/rat
 from __future__ import annotations
 
 from ..events import Alert
-from .webhook_base import Facts, WebhookNotifier, digest_lines, markdown
+from .webhook_base import Facts, WebhookNotifier, digest_lines, digest_title, markdown
 
 SECTION_CHARS = 3000
 HEADER_CHARS = 150
@@ -39,7 +39,7 @@ class SlackNotifier(WebhookNotifier):
         self._post(alert.title, markdown(facts, bold=BOLD, link=LINK))
 
     def post_digest(self, held: list[Facts]) -> None:
-        self._post(f"{len(held)} slow endpoints", digest_lines(held, bold=BOLD, link=LINK))
+        self._post(digest_title(len(held)), digest_lines(held, bold=BOLD, link=LINK))
 
     def post_text(self, text: str) -> None:
         self._post("web-performance-monitor test", [text])

@@ -158,10 +158,15 @@ def markdown(facts: Facts, *, bold: str = "**", link: str = "[{text}]({url})") -
     return lines
 
 
+def digest_title(count: int) -> str:
+    """The title of a digest of ``count`` held alerts ("3 slow endpoints")."""
+    return f"{count} slow endpoint{'' if count == 1 else 's'}"
+
+
 def digest_lines(all_facts: list[Facts], *, bold: str = "**",
                  link: str = "[{text}]({url})") -> list[str]:
     """One line per held alert, for a digest message."""
-    lines = [f"{bold}{len(all_facts)} slow endpoints{bold} (merged into one message to stay "
+    lines = [f"{bold}{digest_title(len(all_facts))}{bold} (merged into one message to stay "
              "within the platform's rate limit)"]
     for facts in all_facts:
         line = (f"- `{_md(facts.endpoint)}` {facts.duration:.3f} s "
@@ -212,7 +217,8 @@ class WebhookNotifier(Notifier):
 
     ``send`` posts the alert when the platform's window allows, else holds it for a digest
     (see the module docstring); the digest goes out from a timer when the window opens, or
-    from the next ``send``, or at ``close``.
+    at ``close``. A held alert counts as delivered: a digest that then fails is logged and
+    counted in ``internal_errors``.
     """
 
     limits: ClassVar[tuple[tuple[int, float], ...]] = ()  # (messages, seconds), per platform
