@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .log import logger
@@ -154,6 +154,23 @@ def _http_url(value: Any, text: bool) -> str | None:
     return value.rstrip("/")
 
 
+def _webhook_url(value: Any, text: bool) -> str | None:
+    """A webhook URL taken whole; an error never echoes it (its path or query is the key)."""
+    value = _optional_text(secret=True)(value, text)
+    if not isinstance(value, str):
+        return None
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected the http(s) URL the platform shows for the webhook, "
+                         "such as https://oapi.dingtalk.com/robot/send?access_token=..., "
+                         "got a value that is not one (not repeated here: it holds the key)")
+    return value
+
+
 def _string_list(value: Any, text: bool) -> list[str]:
     if text and isinstance(value, str):
         stripped = value.strip()
@@ -186,6 +203,21 @@ def _regex_list(value: Any, text: bool) -> list[str]:
         except re.error as exc:
             raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
     return patterns
+
+
+def _apprise_urls(value: Any, text: bool) -> list[str]:
+    """Apprise URLs (``tgram://token/chat``, ``mailto://...``); an error never echoes one."""
+    try:
+        urls = [url.strip() for url in _string_list(value, text)]
+    except ValueError:
+        raise ValueError("expected a list of Apprise URLs (in text: a JSON list or "
+                         f"comma-separated), got a {type(value).__name__} (not repeated "
+                         "here: it may hold a key)") from None
+    for number, url in enumerate(urls, 1):
+        if "://" not in url:
+            raise ValueError(f"expected Apprise URLs such as tgram://bottoken/ChatID, got item "
+                             f"{number} without a scheme:// (not repeated here: it holds a key)")
+    return urls
 
 
 def _log_level(value: Any, text: bool) -> str:
@@ -238,14 +270,24 @@ def default_output_dir() -> str:
     return os.path.join(tempfile.gettempdir(), f"wpm-{uid}")
 
 
-def option(check: Check, default: Any = None, *, factory: Callable[[], Any] | None = None) -> Any:
+# How a secret option is shown and which parts of it are registered with ``masking``:
+# "value" (the whole value), "url" (a webhook URL whose path or query is the credential),
+# "urls" (a list of such URLs, e.g. Apprise's).
+Secret = Literal["value", "url", "urls"]
+
+
+def option(check: Check, default: Any = None, *, factory: Callable[[], Any] | None = None,
+           secret: Secret | None = None) -> Any:
     """A ``Config`` field with its check declared next to it (elastic-apm's ``_ConfigValue``).
 
     ``check(value, text)`` returns the normalised value or raises ``ValueError("expected …")``.
+    ``secret`` marks a credential: masked by ``as_dict``/``repr`` and registered with the
+    log filter by the monitor (see ``Secret``).
     """
+    metadata = {"check": check, "secret": secret}
     if factory is not None:
-        return field(default_factory=factory, metadata={"check": check})
-    return field(default=default, metadata={"check": check})
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(init=False, repr=False)
@@ -266,7 +308,7 @@ class Config:
     local_output_dir: str = option(_text, factory=default_output_dir)
     enable_mattermost: bool = option(_boolean, False)
     mattermost_server_url: str | None = option(_http_url)
-    mattermost_token: str | None = option(_optional_text(secret=True))
+    mattermost_token: str | None = option(_optional_text(secret=True), secret="value")
     mattermost_channel_id: str | None = option(_optional_text())
     mattermost_timeout_seconds: float = option(_number(positive=True), 10.0)
     url_blacklist: list[str] = option(_regex_list, factory=list)
@@ -293,6 +335,25 @@ class Config:
     notify_queue_bytes: int = option(_number(integer=True, positive=True), 32 * 1024 * 1024)
     # Estimated bytes of one slow request's profile; a larger one has adjacent samples merged.
     max_profile_bytes: int = option(_number(integer=True, positive=True), 4 * 1024 * 1024)
+    # Chat robots and webhooks (``notifiers/``): each channel is on when its URL is set. The
+    # URL is taken whole, as the platform shows it (Lark's domain, a private deployment).
+    dingtalk_webhook_url: str | None = option(_webhook_url, secret="url")
+    dingtalk_secret: str | None = option(_optional_text(secret=True), secret="value")
+    dingtalk_keyword: str | None = option(_optional_text())  # the robot's "custom keyword"
+    dingtalk_at_mobiles: list[str] = option(_string_list, factory=list)
+    feishu_webhook_url: str | None = option(_webhook_url, secret="url")
+    feishu_secret: str | None = option(_optional_text(secret=True), secret="value")
+    wecom_webhook_url: str | None = option(_webhook_url, secret="url")
+    slack_webhook_url: str | None = option(_webhook_url, secret="url")
+    mattermost_webhook_url: str | None = option(_webhook_url, secret="url")
+    mattermost_webhook_channel: str | None = option(_optional_text())
+    mattermost_webhook_username: str | None = option(_optional_text())
+    webhook_url: str | None = option(_webhook_url, secret="url")
+    webhook_secret: str | None = option(_optional_text(secret=True), secret="value")
+    webhook_timeout_seconds: float = option(_number(positive=True, at_most=120), 10.0)
+    apprise_urls: list[str] = option(_apprise_urls, factory=list, secret="urls")
+    # Where the team's web server serves local_output_dir: messages link to base + file name.
+    report_base_url: str | None = option(_http_url)
 
     def __init__(self, **values: Any) -> None:
         self._apply(_collect([(values, _field_label, False)]))
@@ -398,6 +459,11 @@ class Config:
                     raise ConfigError(
                         label(name), "required when enable_mattermost is true (got nothing)"
                     )
+        for name, needs in _NEEDS_WEBHOOK.items():
+            if getattr(self, name) and not getattr(self, needs):
+                label = chosen[name][1] if name in chosen else _field_label
+                raise ConfigError(label(name), f"set without {needs}: it belongs to that "
+                                  "webhook, and nothing would use it")
         self._blacklist = _compile(self.url_blacklist)
         self._whitelist = _compile(self.url_whitelist)
 
@@ -447,11 +513,38 @@ class Config:
     # --- presentation --------------------------------------------------------------------
 
     def as_dict(self, *, masked: bool = True) -> dict[str, Any]:
-        """Field values; the token is masked unless ``masked`` is False."""
+        """Field values; secrets are masked unless ``masked`` is False.
+
+        A webhook URL keeps its scheme and host (which platform, which deployment) and loses
+        its path and query, where the platforms put the key.
+        """
         data = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
-        if masked and data["mattermost_token"]:
-            data["mattermost_token"] = MASK
+        if masked:
+            for item in dataclasses.fields(self):
+                kind, value = item.metadata["secret"], data[item.name]
+                if kind == "value" and value:
+                    data[item.name] = MASK
+                elif kind == "url" and value:
+                    data[item.name] = _masked_url(value)
+                elif kind == "urls":
+                    data[item.name] = [_masked_url(url) for url in value]
         return data
+
+    def secret_values(self) -> list[str]:
+        """Every credential this configuration holds, for ``masking.register_secret``: whole
+        secrets, whole webhook URLs, and the parts of a URL that are keys (query values,
+        passwords, long path segments; for Apprise URLs also the host, often a bot token)."""
+        found: list[str] = []
+        for item in dataclasses.fields(self):
+            kind, value = item.metadata["secret"], getattr(self, item.name)
+            if kind == "value" and value:
+                found.append(value)
+            elif kind == "url" and value:
+                found.extend(_url_secrets(value, host_is_secret=False))
+            elif kind == "urls":
+                for url in value:
+                    found.extend(_url_secrets(url, host_is_secret=True))
+        return found
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{key}={value!r}" for key, value in self.as_dict().items())
@@ -530,6 +623,47 @@ def _collect(layers: Iterable[Layer]) -> dict[str, tuple[Any, Label, bool]]:
                                   _unknown_key_hint(name, label))
             chosen[name] = (value, label, text)
     return chosen
+
+
+# An option that belongs to a webhook: set without it is a mistake (ConfigError naming it).
+_NEEDS_WEBHOOK = {
+    "dingtalk_secret": "dingtalk_webhook_url",
+    "dingtalk_keyword": "dingtalk_webhook_url",
+    "dingtalk_at_mobiles": "dingtalk_webhook_url",
+    "feishu_secret": "feishu_webhook_url",
+    "mattermost_webhook_channel": "mattermost_webhook_url",
+    "mattermost_webhook_username": "mattermost_webhook_url",
+    "webhook_secret": "webhook_url",
+}
+_SECRET_PART = 16  # characters: a path segment at least this long is taken for a key
+_SECRET_QUERY = 8  # characters: a query value at least this long (not "prod", "ops")
+_URL_PIECES = re.compile(r"[/:@?&=#]+")
+
+
+def _masked_url(url: str) -> str:
+    """``scheme://host[:port]/********``: which service, without the key."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{host}{port}/{MASK}"
+    return f"{parts.scheme}://{MASK}"
+
+
+def _url_secrets(url: str, *, host_is_secret: bool) -> list[str]:
+    parts = urlsplit(url)
+    found = [url]
+    if parts.password:
+        found.append(parts.password)
+    for piece in _URL_PIECES.split(parts.netloc if host_is_secret else ""):
+        if len(piece) >= _SECRET_PART:
+            found.append(piece)
+    found.extend(piece for piece in parts.path.split("/") if len(piece) >= _SECRET_PART)
+    for pair in parts.query.split("&"):
+        value = pair.partition("=")[2]
+        if len(value) >= _SECRET_QUERY:
+            found.append(value)
+    return found
 
 
 def _compile(patterns: list[str]) -> tuple[re.Pattern[str], ...] | None:

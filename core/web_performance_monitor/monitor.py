@@ -119,7 +119,8 @@ class PerformanceMonitor:
 
     def _build(self, config: Config) -> _Parts:
         logger.setLevel(config.log_level)
-        register_secret(config.mattermost_token)
+        for secret in config.secret_values():  # tokens, robot secrets, webhook keys
+            register_secret(secret)
         config = resolve_paths(config)
         notifiers = [*open_notifiers(config), *self._extra_notifiers]
         for notifier in notifiers:
@@ -522,7 +523,8 @@ class PerformanceMonitor:
                 results[notifier.name] = False
                 errors.append(f"{notifier.name}: {type(exc).__name__}: {scrub(str(exc))[:300]}")
         if not results:
-            errors.append("no notifier is enabled (enable_local_file / enable_mattermost)")
+            errors.append("no notifier is enabled (enable_local_file, enable_mattermost or a "
+                          "webhook URL)")
         return {
             "success": bool(results) and all(results.values()),
             "notifier_results": results,
