@@ -28,7 +28,6 @@ import weakref
 from types import CodeType, FrameType
 from typing import Any
 
-from pyinstrument.frame import AWAIT_FRAME_IDENTIFIER
 from pyinstrument.session import Session
 
 from .base import (
@@ -41,11 +40,10 @@ from .base import (
     Span,
     request_boundaries,
 )
+from .handoff import MAX_DEPTH, TRUNCATED, Tick, identifier, label, task_stacks
 
-NOT_SAMPLED = "[not sampled: before trigger]\x00<web_performance_monitor>\x000"
-TRUNCATED = "[deep stack truncated]\x00<web_performance_monitor>\x000"
-REQUEST_ROOT = "[request]\x00<web_performance_monitor>\x000"  # no sample found its boundary
-MAX_DEPTH = 800  # frames kept per sample (a 10,000-deep recursion keeps its leaf side)
+NOT_SAMPLED = label("[not sampled: before trigger]")
+REQUEST_ROOT = label("[request]")  # no sample found its boundary
 MAX_SAMPLES = 4000  # per request; beyond it samples are merged pairwise and the stride doubles
 
 _get_running_loop = asyncio._get_running_loop
@@ -56,30 +54,6 @@ _current_task = (
     if sys.version_info < (3, 12) else asyncio.current_task)
 _perf = time.perf_counter
 _get_ident = threading.get_ident
-_identifiers: dict[CodeType, str] = {}
-
-
-def identifier(code: CodeType) -> str:
-    """pyinstrument's frame identifier for ``code`` (cached: code objects are long-lived)."""
-    ident = _identifiers.get(code)
-    if ident is None:
-        if len(_identifiers) > 100_000:
-            _identifiers.clear()
-        ident = f"{code.co_name}\x00{code.co_filename}\x00{code.co_firstlineno}"
-        _identifiers[code] = ident
-    return ident
-
-
-def _stack(frame: FrameType | None, stop: FrameType | None) -> list[str]:
-    """Identifiers from the outermost frame below ``stop`` down to ``frame``."""
-    codes: list[CodeType] = []
-    while frame is not None and frame is not stop:
-        codes.append(frame.f_code)
-        if len(codes) >= MAX_DEPTH:
-            stack = [identifier(c) for c in reversed(codes)]
-            return [TRUNCATED, *stack]
-        frame = frame.f_back
-    return [identifier(c) for c in reversed(codes)]
 
 
 def _thread_stack(frame: FrameType | None) -> tuple[list[str], CodeType | None]:
@@ -101,55 +75,57 @@ def _thread_stack(frame: FrameType | None) -> tuple[list[str], CodeType | None]:
     return [identifier(c) for c in reversed(codes[: cut - 1 if cut else len(codes)])], top
 
 
-def _awaiting_stack(task: asyncio.Task[Any]) -> list[str]:
-    """Where a suspended task waits: its coroutine chain, then ``[await]``."""
-    codes: list[CodeType] = []
-    awaitable: Any = task.get_coro()
-    while awaitable is not None and len(codes) < MAX_DEPTH:
-        frame = (getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
-                 or getattr(awaitable, "ag_frame", None))
-        if frame is None:
-            break
-        codes.append(frame.f_code)
-        awaitable = (getattr(awaitable, "cr_await", None)
-                     or getattr(awaitable, "gi_yieldfrom", None)
-                     or getattr(awaitable, "ag_await", None))
-    return [*(identifier(c) for c in codes), AWAIT_FRAME_IDENTIFIER]
-
-
 class _Samples:
     """What the sampler thread collected for one request: (stack, time it stands for).
 
-    Made and filled by the sampler thread only, once the request is past the trigger.
+    Made and filled by the sampler thread only, once the request is past the trigger. One
+    sample may hold several stacks (a request waiting on several child tasks or threads): the
+    time until the next sample is shared evenly between them, so the tree still adds up.
     """
 
-    __slots__ = ("last", "records", "stride", "ticks", "top")
+    __slots__ = ("group", "last", "records", "stride", "ticks", "top")
 
-    def __init__(self, first: list[str], start: float, now: float, top: CodeType | None) -> None:
-        self.records: list[tuple[list[str], float]] = [([NOT_SAMPLED], now - start), (first, 0.0)]
+    def __init__(self, first: list[list[str]], start: float, now: float,
+                 top: CodeType | None) -> None:
+        self.records: list[tuple[list[str], float]] = [([NOT_SAMPLED], now - start)]
+        self.records += [(stack, 0.0) for stack in first]
+        self.group = len(first)  # stacks of the last sample, still waiting for their time
         self.last = now  # perf_counter of the last sample
         self.stride = 1
         self.ticks = 1
         self.top = top  # the request boundary the stacks hang from (threads only)
 
-    def add(self, stack: list[str], now: float) -> None:
+    def _settle(self, now: float) -> None:
+        """Give the last sample's stacks the time since it was taken."""
+        records = self.records
+        share = (now - self.last) / self.group
+        for i in range(len(records) - self.group, len(records)):
+            stack, weight = records[i]
+            records[i] = (stack, weight + share)
+        self.last = now
+
+    def add(self, stacks: list[list[str]], now: float) -> None:
         self.ticks += 1
         if self.ticks % self.stride:
             return
+        self._settle(now)
         records = self.records
-        previous, weight = records[-1]
-        records[-1] = (previous, weight + now - self.last)
-        records.append((stack, 0.0))
-        self.last = now
-        if len(records) >= MAX_SAMPLES:
+        if len(records) + len(stacks) > MAX_SAMPLES:
             merged = [records[0]]
             body = records[1:]
             for i in range(0, len(body) - 1, 2):
                 merged.append((body[i][0], body[i][1] + body[i + 1][1]))
             if len(body) % 2:
                 merged.append(body[-1])
-            self.records = merged
+            self.records = records = merged
             self.stride *= 2
+        records += [(stack, 0.0) for stack in stacks]
+        self.group = len(stacks)
+
+    def until(self, end: float) -> list[tuple[list[str], float]]:
+        """The records, the last sample's stacks given the time until ``end``."""
+        self._settle(end)
+        return list(self.records)
 
 
 # One request as the sampler sees it: (start, thread id, asyncio task or None, samples).
@@ -229,9 +205,7 @@ class SamplingProfiler(Profiler):
             note = ("the request ended before the sampler's trigger "
                     f"({self.trigger * 1000:.0f} ms): nothing to show")
         else:
-            records = list(samples.records)
-            stack, weight = records[-1]
-            records[-1] = (stack, weight + end - samples.last)
+            records = samples.until(end)
             note = None
         if task is not None:
             root = identifier(task.get_coro().cr_code)  # type: ignore[union-attr]
@@ -284,12 +258,11 @@ class SamplingProfiler(Profiler):
         return self.trigger
 
     def _sample(self, due: list[tuple[Any, _Registration]], now: float) -> None:
-        frames = sys._current_frames()
-        running: dict[int, Any] = {}
+        tick = Tick(sys._current_frames())
         runs = self._runs
         for key, entry in due:
             start, thread_id, task, holder = entry
-            if task.done() if task is not None else thread_id not in frames:
+            if task.done() if task is not None else thread_id not in tick.frames:
                 # A cancelled request task, or a thread gone: that request never ends itself.
                 if runs.get(key) is entry:
                     runs.pop(key, None)
@@ -297,24 +270,18 @@ class SamplingProfiler(Profiler):
             top = None
             try:
                 if task is None:
-                    stack, top = _thread_stack(frames.get(thread_id))
+                    stack, top = _thread_stack(tick.frames.get(thread_id))
+                    stacks = [stack] if stack else []
                 else:
-                    if thread_id not in running:
-                        running[thread_id] = _current_task(task.get_loop())
-                    if running[thread_id] is task:
-                        coro_frame = getattr(task.get_coro(), "cr_frame", None)
-                        stack = _stack(frames.get(thread_id),
-                                       coro_frame.f_back if coro_frame is not None else None)
-                    else:
-                        stack = _awaiting_stack(task)
+                    stacks = task_stacks(task, tick, thread_id)
             except Exception as exc:  # this request is skipped this tick; the others are not
                 self.report_error("sampling one request", exc)
                 continue
-            if stack and runs.get(key) is entry:  # still running
+            if stacks and runs.get(key) is entry:  # still running
                 if holder:
-                    holder[0].add(stack, now)
+                    holder[0].add(stacks, now)
                 else:
-                    holder.append(_Samples(stack, start, now, top))
+                    holder.append(_Samples(stacks, start, now, top))
 
     def close(self) -> None:
         self._stopped = True
