@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, got_request_exception, request
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import ClosingIterator
 
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.adapter import (
-    BODY_COMPLETE_KEY,
     ROUTE_KEY,
     STATUS_KEY,
     UNMATCHED_ROUTE,
@@ -31,10 +32,9 @@ class FlaskMiddleware(WSGIMiddleware):
     """The WSGI middleware, reading Flask's request facts where they cost least.
 
     Flask calls ``start_response`` inside the request context, before it pops: the request
-    object is still in ``environ["werkzeug.request"]`` with its ``url_rule``. A response whose
-    ``Content-Length`` werkzeug set has its body in memory (a streamed one has none), so the
-    request ends when the app returns. No ``after_request`` hook: Flask's hook dispatch
-    (``ensure_sync``) alone cost more than all of this.
+    object is still in ``environ["werkzeug.request"]`` with its ``url_rule``. No
+    ``after_request`` hook: Flask's hook dispatch (``ensure_sync``) alone cost more than all of
+    this.
     """
 
     def responder(self, environ: dict[str, Any],
@@ -43,17 +43,39 @@ class FlaskMiddleware(WSGIMiddleware):
                             exc_info: Any = None) -> Any:
             environ[STATUS_KEY] = status
             _note_route(environ)
-            # Error pages (404, 405, abort()) are rendered already, whatever their headers.
-            if status[0] in "45":
-                environ[BODY_COMPLETE_KEY] = True
-            else:
-                for name, _ in headers:  # a handful of headers: a plain loop, no genexpr
-                    if name == "Content-Length":
-                        environ[BODY_COMPLETE_KEY] = True
-                        break
             return start_response(status, headers, exc_info)
 
         return _start_response
+
+    @staticmethod
+    def body_in_memory(result: Any) -> bool:
+        """werkzeug's own answer: ``not response.is_streamed`` (a header cannot tell: a
+        streamed response may carry a ``Content-Length``).
+
+        A werkzeug ``Response`` hands the server a ``ClosingIterator`` whose last callback is
+        the response's ``close``: that is the response itself. Anything else (a file wrapper,
+        a foreign iterable) is left to the generic rules.
+        """
+        return _response_in_memory(result, 4) if type(result) is ClosingIterator else (
+            isinstance(result, (list, tuple)))
+
+
+def _response_in_memory(body: ClosingIterator, depth: int) -> bool:
+    """Whether the werkzeug response behind ``body`` has its body in memory.
+
+    An error page (404, ``abort()``, an unhandled exception) reaches Flask as an exception
+    whose response Flask wraps again (``force_type``): its body is the inner response's
+    iterator, itself closed through another ``ClosingIterator``. Followed ``depth`` levels.
+    """
+    owner = getattr(body._callbacks[-1], "__self__", None)
+    if type(owner) is ClosingIterator:
+        return depth > 1 and _response_in_memory(owner, depth - 1)
+    if not isinstance(owner, Response):
+        return False
+    inner = owner.response
+    if type(inner) is ClosingIterator:
+        return depth > 1 and _response_in_memory(inner, depth - 1)
+    return not owner.is_streamed
 
 
 def _note_route(environ: dict[str, Any]) -> None:
