@@ -6,16 +6,25 @@
 ``init_app`` fills in defaults for the ``WPM_*`` keys the user did not set, validates them (a
 bad value raises ``ConfigError`` naming the key) and registers a ``before_server_start``
 listener that builds each worker process's monitor, an ``after_server_stop`` listener that
-flushes and closes it, and request/response middleware. State lives on ``app.ctx.wpm``.
+flushes and closes it, request/response middleware, and an ``http.lifecycle.exception`` signal
+handler that notes the exception a handler raised (Sanic dispatches that signal only for
+failures, so it costs other requests nothing). State lives on ``app.ctx.wpm``.
+
+A streaming response (``response = await request.respond()``, then ``response.send(...)``)
+runs the response middleware before its body exists: its request ends when Sanic has sent
+the last chunk, after the handler returned.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from sanic import HTTPResponse, Request, Sanic
+from sanic.http import Stage
 
 from web_performance_monitor import Config, PerformanceMonitor, RequestRecord
 from web_performance_monitor.adapter import UNMATCHED_ROUTE, SlowDetails, Span
@@ -30,6 +39,11 @@ _PRIORITY = 10_000
 # so one context holds it from on_request to on_response; unlike request.ctx, it costs no
 # allocation on apps that never touch ctx.
 _span: ContextVar[Span | None] = ContextVar("wpm_sanic_span", default=None)
+# The request that failed and its exception (noted by the exception signal; read only for
+# error statuses, and only for that same request).
+_failure: ContextVar[tuple[Request, BaseException] | None] = ContextVar("wpm_sanic_failure",
+                                                                        default=None)
+_SENT = (Stage.IDLE, Stage.FAILED)
 
 
 @dataclass
@@ -45,8 +59,14 @@ class WPMState:
 
     async def on_request(self, request: Request) -> None:
         monitor = self.monitor
-        if monitor is not None and monitor.enabled:
+        # Sanic runs the request middleware again to answer a handler's exception: the
+        # request that failed is still the one being timed.
+        if monitor is not None and monitor.enabled and _span.get() is None:
             _span.set(monitor.begin())
+
+    async def on_exception(self, request: Request, exception: BaseException) -> None:
+        """``http.lifecycle.exception``: the exception a handler (or middleware) raised."""
+        _failure.set((request, exception))
 
     async def on_response(self, request: Request, response: HTTPResponse) -> None:
         span = _span.get()
@@ -54,10 +74,60 @@ class WPMState:
         if span is None or monitor is None:
             return
         _span.set(None)
+        error = None
+        if response.status >= 400:
+            failure = _failure.get()
+            if failure is not None and failure[0] is request:
+                error = failure[1]
         route = request.route  # request.uri_template, without its property call
-        monitor.finish(span, "request", request.method,
-                       f"/{route.path}" if route is not None else UNMATCHED_ROUTE, None,
-                       _describe, (request, response.status))
+        where = f"/{route.path}" if route is not None else UNMATCHED_ROUTE
+        if not response.body and _responded_by_handler():
+            _finish_when_sent(monitor, span, request, response, where, error)
+            return
+        monitor.finish(span, "request", request.method, where, error, _describe,
+                       (request, response.status))
+
+
+def _responded_by_handler() -> bool:
+    """Whether this response middleware runs inside a handler's own ``request.respond()``
+    (a streaming response, whose body the handler is about to send), rather than Sanic's
+    (a response the handler returned). Asked only for responses without a body."""
+    frame = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return False
+        if frame.f_code is _RESPOND:
+            caller = frame.f_back
+            return caller is not None and caller.f_code not in _SANIC_RESPONDERS
+        frame = frame.f_back
+    return False
+
+
+def _finish_when_sent(monitor: PerformanceMonitor, span: Span, request: Request,
+                      response: HTTPResponse, where: str, error: BaseException | None) -> None:
+    """End a streamed request once Sanic has sent its last chunk (the handler returned).
+
+    Sanic offers no per-request hook there that is free for other requests (a signal costs
+    every request more than the whole monitor), so the stream's stage is looked at on the
+    loop: after 5 ms, then every 5% of the time elapsed (at most every second), so the end is
+    known within 5% of the duration, at a few wake-ups per stream.
+    """
+    loop = asyncio.get_running_loop()
+    stream = response.stream
+    started = loop.time()
+
+    def check() -> None:
+        if response.stream is stream and stream is not None and stream.stage not in _SENT:
+            loop.call_later(min(max((loop.time() - started) / 20, 0.005), 1.0), check)
+            return
+        monitor.finish(span, "request", request.method, where, error, _describe,
+                       (request, response.status))
+
+    loop.call_later(0.005, check)
+
+
+_RESPOND = Request.respond.__code__
+_SANIC_RESPONDERS = {Sanic.handle_request.__code__, Sanic.handle_exception.__code__}
 
 
 def _describe(monitor: PerformanceMonitor, subject: tuple[Request, int]) -> SlowDetails:
@@ -98,6 +168,7 @@ class WPM:
         app.register_listener(self._stop, "after_server_stop")
         app.on_request(state.on_request, priority=_PRIORITY)
         app.on_response(state.on_response, priority=-_PRIORITY)  # type: ignore[no-untyped-call]
+        app.signal("http.lifecycle.exception")(state.on_exception)
 
     @staticmethod
     def get_monitor(app: AnySanic) -> PerformanceMonitor:
