@@ -21,6 +21,7 @@ import asyncio
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from sanic import HTTPResponse, Request, Sanic
@@ -92,7 +93,7 @@ def _responded_by_handler() -> bool:
     """Whether this response middleware runs inside a handler's own ``request.respond()``
     (a streaming response, whose body the handler is about to send), rather than Sanic's
     (a response the handler returned). Asked only for responses without a body."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     for _ in range(8):
         if frame is None:
             return False
