@@ -17,6 +17,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.adapter import (
+    ERROR_KEY,
     ROUTE_KEY,
     STATUS_KEY,
     UNMATCHED_ROUTE,
@@ -86,8 +87,11 @@ def _note_route(environ: dict[str, Any]) -> None:
         environ[ROUTE_KEY] = UNMATCHED_ROUTE
 
 
-def _note_failure(sender: Flask, **extra: Any) -> None:
-    """An exception that propagates never reaches ``start_response``: keep its route."""
+def _note_failure(sender: Flask, exception: BaseException, **extra: Any) -> None:
+    """``got_request_exception``: keep the exception (Flask answers it with a 500 page, so the
+    middleware never sees it raised) and the route (one that propagates never reaches
+    ``start_response``)."""
+    request.environ[ERROR_KEY] = exception
     _note_route(request.environ)
 
 

@@ -32,6 +32,9 @@ ROUTE_KEY = "wpm.route"
 # the request is then over when the app returns, without waiting for the server to close it.
 BODY_COMPLETE_KEY = "wpm.body_complete"
 STATUS_KEY = "wpm.status"  # the status line ("200 OK") or code (200)
+# The exception a view raised that the framework answered with an error page (adapters note
+# it from the framework's failure hook; read only for slow requests).
+ERROR_KEY = "wpm.error"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -120,7 +123,7 @@ def _details(monitor: PerformanceMonitor, environ: dict[str, Any]) -> SlowDetail
         code = None
     route = environ.get(ROUTE_KEY)
     return SlowDetails(path=wsgi_text(environ.get("PATH_INFO", "")), route=route, status=code,
-                       record=record_from_environ(environ, route))
+                       record=record_from_environ(environ, route), error=environ.get(ERROR_KEY))
 
 
 def _finish(monitor: PerformanceMonitor, span: Span, environ: dict[str, Any],
