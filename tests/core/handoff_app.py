@@ -13,10 +13,9 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from fastapi import FastAPI
 
+from tests.core.summaries import Summaries
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.asgi import PerformanceMiddleware
-from web_performance_monitor.events import Alert
-from web_performance_monitor.notifiers import Notifier
 
 
 def burn(seconds: float) -> None:
@@ -112,27 +111,6 @@ def make_app(monitor: PerformanceMonitor) -> FastAPI:
         return {"n": 10}
 
     return api
-
-
-class Summaries(Notifier):
-    """Keeps what each alert's profile holds, for ``/_alerts``."""
-
-    name = "summaries"
-
-    def __init__(self) -> None:
-        self.alerts: list[dict[str, Any]] = []
-
-    def send(self, alert: Alert) -> None:
-        profile = alert.event.profile
-        session = profile.session if profile is not None else None
-        functions = sorted({frame.split("\x00", 1)[0] for stack, _ in session.frame_records
-                            for frame in stack}) if session is not None else []
-        self.alerts.append({"endpoint": alert.event.endpoint, "functions": functions,
-                            "hot": [name for name, _ in profile.hot_frames()] if profile else [],
-                            "note": profile.note if profile is not None else None})
-
-    def send_test(self) -> None:
-        pass
 
 
 def create() -> FastAPI:

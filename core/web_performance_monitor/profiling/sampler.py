@@ -25,11 +25,13 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
 from pyinstrument.session import Session
 
+from . import greenlets
 from .base import (
     FAILED,
     NESTED,
@@ -53,7 +55,21 @@ _current_task = (
     asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]
     if sys.version_info < (3, 12) else asyncio.current_task)
 _perf = time.perf_counter
-_get_ident = threading.get_ident
+# A request's thread: ``threading.get_ident``, or ``(greenlet, OS thread id)`` once gevent or
+# eventlet patching is seen (``_watch_greenlets``). A module global: ``begin`` reads it anyway.
+_get_ident: Any = threading.get_ident
+_sleep: Callable[[float], None] = time.sleep  # the sampler thread's: a real one under patching
+
+
+def _greenlet_frame(glet: Any, thread_id: int) -> FrameType | None:
+    """A greenlet's innermost frame: its own ``gr_frame`` while it waits; while it runs (no
+    ``gr_frame``), its OS thread's, read now (the tick's snapshot may show another greenlet)."""
+    frame: FrameType | None = glet.gr_frame
+    if frame is None:
+        frame = sys._current_frames().get(thread_id)
+        if glet.gr_frame is not None:  # it switched out meanwhile
+            frame = glet.gr_frame
+    return frame
 
 
 def _thread_stack(frame: FrameType | None) -> tuple[list[str], CodeType | None]:
@@ -128,10 +144,11 @@ class _Samples:
         return list(self.records)
 
 
-# One request as the sampler sees it: (start, thread id, asyncio task or None, samples).
+# One request as the sampler sees it: (start, thread id or (greenlet, thread id), asyncio task
+# or None, samples).
 # A plain tuple, made on every request (a tuple display: no class is instantiated); the
 # sampler thread puts one _Samples in the list at the request's first sample.
-_Registration = tuple[float, int, "asyncio.Task[Any] | None", list[_Samples]]
+_Registration = tuple[float, "int | tuple[Any, int]", "asyncio.Task[Any] | None", list[_Samples]]
 
 
 class SamplingProfiler(Profiler):
@@ -148,10 +165,11 @@ class SamplingProfiler(Profiler):
         # its thread's next request; a response closed after that would release the newer one).
         self._runs: dict[Any, _Registration] = {}
         self.discard = self._runs.pop  # type: ignore[assignment]
-        self._thread: threading.Thread | None = None
+        self._thread: object | None = None  # the sampler thread, once started
         self._lock = threading.Lock()
         self._stopped = False
         _samplers.add(self)
+        _watch_greenlets()
 
     # --- request path ----------------------------------------------------------------
 
@@ -233,9 +251,8 @@ class SamplingProfiler(Profiler):
     def _start_thread(self) -> None:
         with self._lock:
             if self._thread is None and not self._stopped:
-                self._thread = threading.Thread(target=_sampler_thread, args=(weakref.ref(self),),
-                                                name="wpm-sampler", daemon=True)
-                self._thread.start()
+                _watch_greenlets()
+                self._thread = greenlets.start_os_thread(_sampler_thread, weakref.ref(self))
 
     def _tick(self) -> float:
         """One wake-up: sample the requests past the trigger; how long to sleep next.
@@ -261,19 +278,28 @@ class SamplingProfiler(Profiler):
         tick = Tick(sys._current_frames())
         runs = self._runs
         for key, entry in due:
-            start, thread_id, task, holder = entry
-            if task.done() if task is not None else thread_id not in tick.frames:
-                # A cancelled request task, or a thread gone: that request never ends itself.
+            start, ident, task, holder = entry
+            glet = None
+            if isinstance(ident, tuple):  # (greenlet, OS thread id): see ``greenlets``
+                glet, thread_id = ident
+            else:
+                thread_id = ident
+            if (task.done() if task is not None else glet.dead if glet is not None
+                    else thread_id not in tick.frames):
+                # A cancelled request task, or a thread or greenlet gone: that request never
+                # ends itself.
                 if runs.get(key) is entry:
                     runs.pop(key, None)
                 continue
             top = None
             try:
-                if task is None:
-                    stack, top = _thread_stack(tick.frames.get(thread_id))
-                    stacks = [stack] if stack else []
-                else:
+                if task is not None:
                     stacks = task_stacks(task, tick, thread_id)
+                else:
+                    frame = (tick.frames.get(thread_id) if glet is None
+                             else _greenlet_frame(glet, thread_id))
+                    stack, top = _thread_stack(frame)
+                    stacks = [stack] if stack else []
             except Exception as exc:  # this request is skipped this tick; the others are not
                 self.report_error("sampling one request", exc)
                 continue
@@ -300,10 +326,24 @@ def _sampler_thread(ref: weakref.ref[SamplingProfiler]) -> None:
             sampler.report_error("sampling running requests", exc)
             pause = sampler.interval
         del sampler
-        time.sleep(pause)
+        _sleep(pause)
 
 
 _samplers: weakref.WeakSet[SamplingProfiler] = weakref.WeakSet()
+
+
+def _watch_greenlets() -> None:
+    """Key requests by greenlet once gevent or eventlet patched threads (see ``greenlets``).
+
+    Checked when a sampler is made and when its thread starts (after a fork too), so an app
+    that patches before it builds its monitor, or a gunicorn gevent worker that patches after
+    the fork, is seen before its first request is sampled.
+    """
+    global _get_ident, _sleep
+    if _get_ident is not greenlets.greenlet_ident and greenlets.patched():
+        greenlets.use_greenlets()
+        _sleep = greenlets.real_sleep()
+        _get_ident = greenlets.greenlet_ident
 
 
 def _after_fork_in_child() -> None:
