@@ -39,17 +39,10 @@ from typing import Any
 
 from pyinstrument.frame import AWAIT_FRAME_IDENTIFIER
 
+from .base import MAX_DEPTH, TRUNCATED, label
+
 MAX_BRANCHES = 16  # stacks per sample of one request (a gather of 1,000 tasks shows 16)
 MAX_HOPS = 8  # task -> child task -> thread ... levels followed
-MAX_DEPTH = 800  # frames kept per stack (the sampler's own cap)
-
-
-def label(text: str) -> str:
-    """A frame identifier that is words, not code (pyinstrument's ``name\\x00file\\x00line``)."""
-    return f"{text}\x00<web_performance_monitor>\x000"
-
-
-TRUNCATED = label("[deep stack truncated]")
 QUEUED = label("[await: queued, waiting for a free worker thread]")
 UNSEEN = label("[await: running in an executor whose threads cannot be sampled "
                "(another process?)]")

@@ -34,19 +34,23 @@ from pyinstrument.session import Session
 from . import greenlets
 from .base import (
     FAILED,
+    MAX_DEPTH,
+    MAX_SAMPLES,
     NESTED,
     SKIPPED,
+    TRUNCATED,
     Profiler,
     ProfileResult,
     ProfileRun,
     Span,
+    bounded,
+    label,
     request_boundaries,
 )
-from .handoff import MAX_DEPTH, TRUNCATED, Tick, identifier, label, task_stacks
+from .handoff import Tick, identifier, task_stacks
 
 NOT_SAMPLED = label("[not sampled: before trigger]")
 REQUEST_ROOT = label("[request]")  # no sample found its boundary
-MAX_SAMPLES = 4000  # per request; beyond it samples are merged pairwise and the stride doubles
 
 _get_running_loop = asyncio._get_running_loop
 # asyncio.current_task is a Python function before 3.12, around this very dict lookup; it runs
@@ -223,7 +227,7 @@ class SamplingProfiler(Profiler):
             note = ("the request ended before the sampler's trigger "
                     f"({self.trigger * 1000:.0f} ms): nothing to show")
         else:
-            records = samples.until(end)
+            records = bounded(samples.until(end), MAX_SAMPLES)
             note = None
         if task is not None:
             root = identifier(task.get_coro().cr_code)  # type: ignore[union-attr]
