@@ -31,7 +31,6 @@ from typing import Any
 
 from pyinstrument.session import Session
 
-from . import greenlets
 from .base import (
     FAILED,
     MAX_DEPTH,
@@ -47,6 +46,7 @@ from .base import (
     label,
     request_boundaries,
 )
+from .greenlets import greenlet_ident, patched, real_sleep, start_os_thread, use_greenlets
 from .handoff import Tick, identifier, task_stacks
 
 NOT_SAMPLED = label("[not sampled: before trigger]")
@@ -256,7 +256,7 @@ class SamplingProfiler(Profiler):
         with self._lock:
             if self._thread is None and not self._stopped:
                 _watch_greenlets()
-                self._thread = greenlets.start_os_thread(_sampler_thread, weakref.ref(self))
+                self._thread = start_os_thread(_sampler_thread, weakref.ref(self))
 
     def _tick(self) -> float:
         """One wake-up: sample the requests past the trigger; how long to sleep next.
@@ -344,10 +344,10 @@ def _watch_greenlets() -> None:
     the fork, is seen before its first request is sampled.
     """
     global _get_ident, _sleep
-    if _get_ident is not greenlets.greenlet_ident and greenlets.patched():
-        greenlets.use_greenlets()
-        _sleep = greenlets.real_sleep()
-        _get_ident = greenlets.greenlet_ident
+    if _get_ident is not greenlet_ident and patched():
+        use_greenlets()
+        _sleep = real_sleep()
+        _get_ident = greenlet_ident
 
 
 def _after_fork_in_child() -> None:
