@@ -9,9 +9,11 @@ never sampled at all). Samples become a ``pyinstrument.session.Session`` only fo
 requests, so pyinstrument's renderers draw the report.
 
 Threads are keyed by thread id; async code (Sanic, ASGI, async Django views, async decorated
-functions) is keyed by asyncio task. The task running on the loop thread is charged the loop
-thread's stack trimmed at the task's coroutine; a waiting task is charged ``[await]`` at the end
-of its ``cr_await`` chain. So every report holds its own request's frames, never a neighbour's.
+functions) is keyed by asyncio task; greenlets (gevent, eventlet) by greenlet (``greenlets``).
+The task running on the loop thread is charged the loop thread's stack trimmed at the task's
+coroutine; a waiting task is charged what it waits for, under its ``cr_await`` chain: the child
+tasks and worker threads doing its work (``handoff``), else ``[await]``. So every report holds
+its own request's frames, wherever they ran, and never a neighbour's.
 
 Frame identifiers are built from code objects only (never ``f_locals``, which would create
 locals on a foreign frame), in pyinstrument's ``name\\x00file\\x00line`` form.
