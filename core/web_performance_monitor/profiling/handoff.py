@@ -188,7 +188,7 @@ def _future_of(leaf: Any) -> Any:
 def _work_for(future: Any, waiting: Any, tick: Tick, thread_id: int, hops: int,
               ancestors: tuple[Any, ...]) -> list[list[str]]:
     """Stacks of the work ``future`` stands for (``waiting``: the coroutine awaiting it)."""
-    if future is None or future in ancestors:
+    if future is None or future in ancestors or hops > MAX_HOPS:
         return []
     if isinstance(future, asyncio.Task):
         if future.done():
@@ -198,11 +198,13 @@ def _work_for(future: Any, waiting: Any, tick: Tick, thread_id: int, hops: int,
     for child in getattr(future, "_children", None) or ():  # asyncio.gather
         if not child.done():
             branches += _work_for(child, None, tick, thread_id, hops, (*ancestors, future))
+            if len(branches) >= MAX_BRANCHES:
+                return branches
     for held in _held_by_callbacks(future):
         if isinstance(held, concurrent.futures.Future):
             branches += _pool_stacks(held, tick)
         elif asyncio.isfuture(held) and held is not future and not held.done():
-            branches += _work_for(held, None, tick, thread_id, hops, (*ancestors, future))
+            branches += _work_for(held, None, tick, thread_id, hops + 1, (*ancestors, future))
     if not branches and waiting is not None:
         for held in _locals_of(waiting, future):
             if isinstance(held, asyncio.Task):
