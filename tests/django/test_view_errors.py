@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from django.test import AsyncClient, Client
 
 from tests.conftest import RecordingNotifier, functions_in
 from web_performance_monitor import PerformanceMonitor
 
 
-def test_the_exception_a_view_raised_is_in_the_alert(dj_monitor: PerformanceMonitor,
+@pytest.mark.parametrize("handler", ["wsgi", "asgi"])
+def test_the_exception_a_view_raised_is_in_the_alert(handler: str, dj_monitor: PerformanceMonitor,
                                                      recorder: RecordingNotifier) -> None:
-    assert Client(raise_request_exception=False).get("/boom/").status_code == 500
+    if handler == "wsgi":
+        response = Client(raise_request_exception=False).get("/boom/")
+    else:
+        response = asyncio.run(AsyncClient(raise_request_exception=False).get("/boom/"))
+    assert response.status_code == 500
     dj_monitor.flush()
     [alert] = recorder.alerts
     assert (alert.event.status, alert.event.error) == (500, "ZeroDivisionError")
