@@ -57,8 +57,13 @@ class FlaskMiddleware(WSGIMiddleware):
         the response's ``close``: that is the response itself. Anything else (a file wrapper,
         a foreign iterable) is left to the generic rules.
         """
-        return _response_in_memory(result, 4) if type(result) is ClosingIterator else (
-            isinstance(result, (list, tuple)))
+        if type(result) is ClosingIterator:
+            owner = getattr(result._callbacks[-1], "__self__", None)
+            # The common case without a call: a body set in memory is a list (``set_data``).
+            if type(getattr(owner, "response", None)) is list:
+                return True
+            return _response_in_memory(result, 4)
+        return isinstance(result, (list, tuple))
 
 
 def _response_in_memory(body: ClosingIterator, depth: int) -> bool:
