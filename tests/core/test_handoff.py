@@ -58,9 +58,9 @@ def test_handed_off_work_is_in_the_report_under_the_waiting_frame(
     assert stacks, sorted(functions_in(alert))
     for names in stacks:  # the work hangs from the route function that waits for it
         assert waiting in names and names.index(waiting) < names.index(work), names
-    assert alert.event.profile is not None
-    hot = alert.event.profile.hot_frames()[0][0]
-    assert hot.startswith(("burn (", "crunch", "child_burning")), hot
+    assert alert.event.profile is not None  # the work is among the hottest functions
+    hot = [name for name, _ in alert.event.profile.hot_frames()]
+    assert any(name.startswith(("burn (", "crunch", "child_burning")) for name in hot), hot
 
 
 @pytest.mark.parametrize("route", ["/invoice", "/executor", "/asgiref", "/to_thread"])
@@ -160,4 +160,4 @@ def test_fastapi_def_route_under_uvicorn_names_the_work(tmp_path: Any) -> None:
         [alert] = get_json(f"{url}/_alerts")  # type: ignore[misc]
     assert alert["endpoint"] == "GET /invoice"
     assert {"crunch_invoice_totals", "invoice"} <= set(alert["functions"])
-    assert alert["hot"][0].startswith("burn (")
+    assert any(name.startswith("burn (") for name in alert["hot"]), alert
