@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import sys
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from tests.conftest import RecordingNotifier, assert_own_frames_only, busy, func
 from tests.core.handoff_app import make_app
 from tests.servers import BIN, ROOT, get_json, serve
 from web_performance_monitor import PerformanceMonitor
+from web_performance_monitor.adapter import SlowDetails
 from web_performance_monitor.events import Alert
 
 # route -> (the function doing the work, the frame that waits for it)
@@ -72,24 +74,43 @@ def test_a_thread_doing_the_work_is_named(route: str, monitor: PerformanceMonito
     assert any(name.startswith("[in thread ") for name in names), names
 
 
-def test_work_queued_behind_a_busy_pool_is_said_in_words(
-        monitor: PerformanceMonitor, recorder: RecordingNotifier) -> None:
-    pool = ThreadPoolExecutor(max_workers=1)
-
+def run_request(monitor: PerformanceMonitor, path: str,
+                work: Callable[[], Awaitable[None]]) -> None:
+    """One request on its own event loop, timed and profiled as an adapter would."""
     async def request() -> None:
-        loop = asyncio.get_running_loop()
-        blocker = loop.run_in_executor(pool, busy, 0.15)  # someone else's work holds the pool
         span = monitor.begin()
-        await loop.run_in_executor(pool, busy, 0.05)
-        monitor.finish(span, "request", "GET", "/queued", None,
-                       lambda _m, _s: __import__("web_performance_monitor").SlowDetails(
-                           path="/queued"), None)
-        await blocker
+        await work()
+        monitor.finish(span, "request", "GET", path, None,
+                       lambda _monitor, _subject: SlowDetails(path=path), None)
 
     asyncio.run(request())
-    pool.shutdown()
+
+
+def test_work_queued_behind_a_busy_pool_is_said_in_words(
+        monitor: PerformanceMonitor, recorder: RecordingNotifier) -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(busy, 0.15)  # someone else's work holds the only worker
+
+        async def work() -> None:
+            await asyncio.get_running_loop().run_in_executor(pool, busy, 0.05)
+
+        run_request(monitor, "/queued", work)
     alert = only_alert(monitor, recorder)
     assert any(name.startswith("[await: queued") for name in functions_in(alert))
+
+
+def test_work_in_another_process_is_said_in_words(
+        monitor: PerformanceMonitor, recorder: RecordingNotifier) -> None:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(int).result()  # the worker process is up
+
+        async def work() -> None:
+            await asyncio.get_running_loop().run_in_executor(pool, time.sleep, 0.2)
+
+        run_request(monitor, "/elsewhere", work)
+    alert = only_alert(monitor, recorder)
+    assert any(name.startswith("[await: running in an executor whose threads cannot be")
+               for name in functions_in(alert)), sorted(functions_in(alert))
 
 
 def test_fifty_concurrent_requests_handing_off_keep_their_own_frames(
