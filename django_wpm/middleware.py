@@ -28,6 +28,10 @@ from web_performance_monitor.adapter import (
 
 from .conf import get_monitor
 
+# Where ``process_exception`` keeps the exception a view raised (Django answers it with a 500
+# page: the middleware never sees it raised).
+_ERROR_ATTRIBUTE = "_wpm_exception"
+
 
 def _route(request: HttpRequest) -> str:
     match = request.resolver_match  # None until the URL resolved (and when it did not)
@@ -71,7 +75,8 @@ def _describe(monitor: PerformanceMonitor,
     """A slow request's details (``subject``: the request and its status)."""
     request, status = subject
     return SlowDetails(path=request.path, route=_route(request), status=status,
-                       record=_record(request, monitor.config.max_body_bytes))
+                       record=_record(request, monitor.config.max_body_bytes),
+                       error=request.__dict__.get(_ERROR_ATTRIBUTE))
 
 
 def _finish(monitor: PerformanceMonitor, span: Span, request: HttpRequest, status: int | None,
@@ -123,6 +128,11 @@ class PerformanceMonitorMiddleware:
             _finish(monitor, span, request, None, exc)
             raise
         return _complete(monitor, span, request, response)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        """Django's hook for a view's exception (called only for failures): note it for the
+        report, and let Django answer it as it would (``None``)."""
+        request.__dict__[_ERROR_ATTRIBUTE] = exception
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         monitor = get_monitor()

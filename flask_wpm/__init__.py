@@ -12,10 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, got_request_exception, request
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import ClosingIterator
 
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.adapter import (
-    BODY_COMPLETE_KEY,
+    ERROR_KEY,
     ROUTE_KEY,
     STATUS_KEY,
     UNMATCHED_ROUTE,
@@ -31,10 +33,9 @@ class FlaskMiddleware(WSGIMiddleware):
     """The WSGI middleware, reading Flask's request facts where they cost least.
 
     Flask calls ``start_response`` inside the request context, before it pops: the request
-    object is still in ``environ["werkzeug.request"]`` with its ``url_rule``. A response whose
-    ``Content-Length`` werkzeug set has its body in memory (a streamed one has none), so the
-    request ends when the app returns. No ``after_request`` hook: Flask's hook dispatch
-    (``ensure_sync``) alone cost more than all of this.
+    object is still in ``environ["werkzeug.request"]`` with its ``url_rule``. No
+    ``after_request`` hook: Flask's hook dispatch (``ensure_sync``) alone cost more than all of
+    this.
     """
 
     def responder(self, environ: dict[str, Any],
@@ -43,17 +44,44 @@ class FlaskMiddleware(WSGIMiddleware):
                             exc_info: Any = None) -> Any:
             environ[STATUS_KEY] = status
             _note_route(environ)
-            # Error pages (404, 405, abort()) are rendered already, whatever their headers.
-            if status[0] in "45":
-                environ[BODY_COMPLETE_KEY] = True
-            else:
-                for name, _ in headers:  # a handful of headers: a plain loop, no genexpr
-                    if name == "Content-Length":
-                        environ[BODY_COMPLETE_KEY] = True
-                        break
             return start_response(status, headers, exc_info)
 
         return _start_response
+
+    @staticmethod
+    def body_in_memory(result: Any) -> bool:
+        """werkzeug's own answer: ``not response.is_streamed`` (a header cannot tell: a
+        streamed response may carry a ``Content-Length``).
+
+        A werkzeug ``Response`` hands the server a ``ClosingIterator`` whose last callback is
+        the response's ``close``: that is the response itself. Anything else (a file wrapper,
+        a foreign iterable) is left to the generic rules.
+        """
+        if type(result) is ClosingIterator:
+            owner = getattr(result._callbacks[-1], "__self__", None)
+            # The common case without a call: a body set in memory is a list (``set_data``).
+            if type(getattr(owner, "response", None)) is list:
+                return True
+            return _response_in_memory(result, 4)
+        return isinstance(result, (list, tuple))
+
+
+def _response_in_memory(body: ClosingIterator, depth: int) -> bool:
+    """Whether the werkzeug response behind ``body`` has its body in memory.
+
+    An error page (404, ``abort()``, an unhandled exception) reaches Flask as an exception
+    whose response Flask wraps again (``force_type``): its body is the inner response's
+    iterator, itself closed through another ``ClosingIterator``. Followed ``depth`` levels.
+    """
+    owner = getattr(body._callbacks[-1], "__self__", None)
+    if type(owner) is ClosingIterator:
+        return depth > 1 and _response_in_memory(owner, depth - 1)
+    if not isinstance(owner, Response):
+        return False
+    inner = owner.response
+    if type(inner) is ClosingIterator:
+        return depth > 1 and _response_in_memory(inner, depth - 1)
+    return not owner.is_streamed
 
 
 def _note_route(environ: dict[str, Any]) -> None:
@@ -64,8 +92,11 @@ def _note_route(environ: dict[str, Any]) -> None:
         environ[ROUTE_KEY] = UNMATCHED_ROUTE
 
 
-def _note_failure(sender: Flask, **extra: Any) -> None:
-    """An exception that propagates never reaches ``start_response``: keep its route."""
+def _note_failure(sender: Flask, exception: BaseException, **extra: Any) -> None:
+    """``got_request_exception``: keep the exception (Flask answers it with a 500 page, so the
+    middleware never sees it raised) and the route (one that propagates never reaches
+    ``start_response``)."""
+    request.environ[ERROR_KEY] = exception
     _note_route(request.environ)
 
 

@@ -23,10 +23,11 @@ from .monitor import Describe
 from .profiling import Span, request_boundary
 from .request import UNMATCHED_ROUTE, RequestRecord, wsgi_text
 from .streaming import once, timed_aiter, timed_iter
-from .wsgi import BODY_COMPLETE_KEY, ROUTE_KEY, STATUS_KEY, WSGIMiddleware
+from .wsgi import BODY_COMPLETE_KEY, ERROR_KEY, ROUTE_KEY, STATUS_KEY, WSGIMiddleware
 
 __all__ = [
     "BODY_COMPLETE_KEY",
+    "ERROR_KEY",
     "FIELD_NAMES",
     "ROUTE_KEY",
     "STATUS_KEY",

@@ -23,6 +23,9 @@ class SlowDetails:
     status: int | None = None
     record: RequestRecord | None = None
     call: dict[str, Any] | None = None  # for functions: qualname and masked arguments
+    # The exception a handler raised that the framework turned into an error response (the
+    # adapter's middleware never saw it raised): noted by the framework's failure hook.
+    error: BaseException | None = None
 
 
 @dataclass(slots=True)

@@ -282,6 +282,7 @@ class PerformanceMonitor:
         details = SlowDetails(path=where)
         with self.errors.guard("capturing request data"):
             details = describe(self, subject)
+        error = error if error is not None else details.error
         alert = self.config.is_url_alertable(details.path, details.route)
         profile = self._stop_profile(run, alert)
         if not alert:

@@ -39,6 +39,40 @@ def _weak(handle: Callable[[Any], None]) -> Callable[[], Callable[[Any], None] |
     return lambda: handle
 
 
+_making = threading.Lock()  # held only while one primitive is made: never across a switch
+
+
+class PerProcess:
+    """A lock, condition or event made at its first use in each process.
+
+    Not at construction or in the at-fork hook: a gunicorn gevent worker forks first and
+    monkey-patches after, so a primitive made then is an OS lock, and a greenlet waiting on it
+    blocks every greenlet of the process (a ``--preload``-ed app hung on its first slow
+    request). ``forget(owner)`` (the at-fork hook) drops the ones made so far.
+    """
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._attr = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._attr = f"_made_{name}"
+
+    def __get__(self, owner: Any, kind: type | None = None) -> Any:
+        made = owner.__dict__.get(self._attr)
+        if made is None:
+            with _making:
+                made = owner.__dict__.get(self._attr)
+                if made is None:
+                    made = owner.__dict__[self._attr] = self._factory()
+        return made
+
+    @staticmethod
+    def forget(owner: Any) -> None:
+        for name in [name for name in owner.__dict__ if name.startswith("_made_")]:
+            del owner.__dict__[name]
+
+
 class BackgroundWorker:
     """One daemon thread draining one bounded queue; failures go to ``report_error``.
 
@@ -65,8 +99,10 @@ class BackgroundWorker:
             weakref.finalize(handle.__self__, self._owner_gone)
         after_fork.add(self)
 
+    _cond = PerProcess(lambda: threading.Condition(threading.Lock()))
+
     def _reset_after_fork(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        PerProcess.forget(self)
         self._items: deque[tuple[Any, int]] = deque()
         self.queued_bytes = 0
         self._current: Any = _IDLE
@@ -203,6 +239,8 @@ after_fork: weakref.WeakSet[ForkSafe] = weakref.WeakSet()
 
 
 def _reset_all_after_fork() -> None:
+    global _making
+    _making = threading.Lock()
     for owner in list(after_fork):
         owner._reset_after_fork()
 

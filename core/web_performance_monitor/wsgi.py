@@ -4,8 +4,12 @@ Streaming responses are timed to the last chunk. The request body is never consu
 ``wsgi.input`` keeps a copy of the first ``max_body_bytes`` the application itself reads.
 Frameworks that know the route template put it in ``environ["wpm.route"]`` (the Flask extension
 does); otherwise the endpoint is the raw path with its values collapsed (``paths.endpoint_path``:
-``GET /users/{id}``). A response that is a list or tuple, or that an adapter marks complete
-(``environ["wpm.body_complete"]``), ends the request when the app returns.
+``GET /users/{id}``). A response whose body is in memory (a list or tuple; an adapter's
+``body_in_memory`` knows its framework's responses) or that an adapter marks complete
+(``environ["wpm.body_complete"]``) ends the request when the app returns. So does a file the
+server sends itself (``wsgi.file_wrapper``, or a file object for uWSGI): it goes back to the
+server unwrapped, so sendfile and offloading keep working, and the sending is the server's
+time, not the application's.
 The status is only read for slow requests, from ``environ["wpm.status"]``, noted by the
 wrapped ``start_response`` (``WSGIMiddleware.responder``, which adapters may extend).
 """
@@ -30,6 +34,9 @@ ROUTE_KEY = "wpm.route"
 # the request is then over when the app returns, without waiting for the server to close it.
 BODY_COMPLETE_KEY = "wpm.body_complete"
 STATUS_KEY = "wpm.status"  # the status line ("200 OK") or code (200)
+# The exception a view raised that the framework answered with an error page (adapters note
+# it from the framework's failure hook; read only for slow requests).
+ERROR_KEY = "wpm.error"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -118,7 +125,7 @@ def _details(monitor: PerformanceMonitor, environ: dict[str, Any]) -> SlowDetail
         code = None
     route = environ.get(ROUTE_KEY)
     return SlowDetails(path=wsgi_text(environ.get("PATH_INFO", "")), route=route, status=code,
-                       record=record_from_environ(environ, route))
+                       record=record_from_environ(environ, route), error=environ.get(ERROR_KEY))
 
 
 def _finish(monitor: PerformanceMonitor, span: Span, environ: dict[str, Any],
@@ -183,6 +190,14 @@ class WSGIMiddleware:
 
         return _start_response
 
+    @staticmethod
+    def body_in_memory(result: Iterable[bytes]) -> bool:
+        """Whether the response body is already produced, so the request ends when the app
+        returns (a list or tuple). An adapter that knows its framework's response type says
+        more (the Flask one asks werkzeug's ``Response.is_streamed``); unknown means streamed,
+        timed to the last chunk, which is never too early."""
+        return isinstance(result, (list, tuple))
+
     @request_boundary
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         monitor = self.monitor
@@ -200,7 +215,18 @@ class WSGIMiddleware:
         except BaseException as exc:
             _finish(monitor, span, environ, exc)
             raise
-        if environ.get(BODY_COMPLETE_KEY) or isinstance(result, (list, tuple)):
+        if environ.get(BODY_COMPLETE_KEY) or self.body_in_memory(result) or _sent_by_server(
+                result, environ):
             _finish(monitor, span, environ, None)
             return result
         return _Response(result, monitor, span, environ)
+
+
+def _sent_by_server(result: Iterable[bytes], environ: dict[str, Any]) -> bool:
+    """Whether ``result`` is a file the server sends itself: made by its ``wsgi.file_wrapper``
+    (gunicorn checks the type of what it gets back before using sendfile), or a file object
+    (uWSGI's file_wrapper hands back the file itself and offloads it when it gets it back)."""
+    wrapper = environ.get("wsgi.file_wrapper")
+    if isinstance(wrapper, type) and isinstance(result, wrapper):
+        return True
+    return hasattr(result, "fileno") and hasattr(result, "read")

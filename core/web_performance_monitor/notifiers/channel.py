@@ -23,7 +23,7 @@ from typing import Any
 
 from ..events import Alert
 from ..log import logger
-from ..worker import BackgroundWorker, after_fork
+from ..worker import BackgroundWorker, PerProcess, after_fork
 from .base import Notifier, RetryLater
 
 
@@ -99,11 +99,13 @@ class Channel:
                                         on_drop=self._dropped)
         after_fork.add(self)
 
+    _closing = PerProcess(threading.Event)  # set by close(): stop waiting, give up
+    _settling = PerProcess(threading.Lock)  # close() may give up a job its thread still holds
+
     def _reset_after_fork(self) -> None:
         """Fresh locks in a forked child (gunicorn's workers): the parent's thread may have
         held one at the fork, and no thread there would ever release it."""
-        self._closing = threading.Event()  # set by close(): stop waiting, give up
-        self._settling = threading.Lock()  # close() may give up a job its thread still holds
+        PerProcess.forget(self)
 
     # --- fed by the alert worker ------------------------------------------------------
 

@@ -146,6 +146,39 @@ SKIPPED = _NoProfile("not profiled: the overhead backoff profiles only some requ
                      "(see max_performance_overhead)")
 
 
+# --- what one profile may hold, whichever engine made it -------------------------------------
+# A report is read by a person and rendered on the worker: a 3,000-deep recursion profiled
+# for seconds must not make a 14 MB page or a minute of rendering.
+MAX_DEPTH = 800  # frames kept per stack (a 10,000-deep recursion keeps its leaf side)
+MAX_SAMPLES = 4000  # stacks per profile; beyond it samples are merged pairwise
+MAX_FRAMES = 400_000  # frames in all the stacks of one profile (the report's size)
+
+
+def label(text: str) -> str:
+    """A frame identifier that is words, not code (pyinstrument's ``name\x00file\x00line``)."""
+    return f"{text}\x00<web_performance_monitor>\x000"
+
+
+TRUNCATED = label("[deep stack truncated]")
+Records = list[tuple[list[str], float]]  # pyinstrument's frame records: (stack, seconds)
+
+
+def bounded(records: Records, max_samples: int = MAX_SAMPLES) -> Records:
+    """``records`` within the caps: each stack cut to its leaf-side ``MAX_DEPTH`` frames, and
+    neighbouring samples merged pairwise (the first one's stack, both times) until there are
+    at most ``max_samples`` of them holding at most ``MAX_FRAMES`` frames. Time adds up."""
+    records = [(stack if len(stack) <= MAX_DEPTH else [TRUNCATED, *stack[-MAX_DEPTH:]], seconds)
+               for stack, seconds in records]
+    while len(records) > 1 and (len(records) > max_samples
+                                or sum(len(stack) for stack, _ in records) > MAX_FRAMES):
+        merged = [(records[i][0], records[i][1] + records[i + 1][1])
+                  for i in range(0, len(records) - 1, 2)]
+        if len(records) % 2:
+            merged.append(records[-1])
+        records = merged
+    return records
+
+
 # Code objects of the adapter functions a request or call runs in (the WSGI middleware, the
 # decorator's wrapper...). A thread's samples keep only the frames below the outermost one,
 # so server frames stay out of reports; known up front, nothing is looked up per request.

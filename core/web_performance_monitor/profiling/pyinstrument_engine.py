@@ -3,6 +3,9 @@
 It sees every call of every request (a profile hook), so it costs every request ~55 µs plus
 ~0.2 µs per Python call; the sampler is the default for that reason.
 
+A kept session is held to the sampler's caps (``base.bounded``: depth, samples, frames in all),
+so a deep recursion gives a report of the same bounded size with either engine.
+
 pyinstrument allows one profiler per thread or async context; a nested monitored call (a
 decorated function inside a monitored request) is therefore timed but not profiled on its own:
 its time shows inside the enclosing request's profile.
@@ -15,7 +18,17 @@ import time
 
 import pyinstrument
 
-from .base import FAILED, NESTED, SKIPPED, Profiler, ProfileResult, ProfileRun, Span, _NoProfile
+from .base import (
+    FAILED,
+    NESTED,
+    SKIPPED,
+    Profiler,
+    ProfileResult,
+    ProfileRun,
+    Span,
+    _NoProfile,
+    bounded,
+)
 
 _perf = time.perf_counter
 _active: contextvars.ContextVar[_PyinstrumentRun | None] = contextvars.ContextVar(
@@ -37,7 +50,11 @@ class _PyinstrumentRun(ProfileRun):
         if _active.get() is self:
             _active.set(None)
         session = self._profiler.stop()
-        return ProfileResult(session=session) if keep else None
+        if not keep:
+            return None
+        session.frame_records = bounded(session.frame_records)
+        session.sample_count = len(session.frame_records)
+        return ProfileResult(session=session)
 
 
 class PyinstrumentProfiler(Profiler):

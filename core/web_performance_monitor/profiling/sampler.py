@@ -9,9 +9,11 @@ never sampled at all). Samples become a ``pyinstrument.session.Session`` only fo
 requests, so pyinstrument's renderers draw the report.
 
 Threads are keyed by thread id; async code (Sanic, ASGI, async Django views, async decorated
-functions) is keyed by asyncio task. The task running on the loop thread is charged the loop
-thread's stack trimmed at the task's coroutine; a waiting task is charged ``[await]`` at the end
-of its ``cr_await`` chain. So every report holds its own request's frames, never a neighbour's.
+functions) is keyed by asyncio task; greenlets (gevent, eventlet) by greenlet (``greenlets``).
+The task running on the loop thread is charged the loop thread's stack trimmed at the task's
+coroutine; a waiting task is charged what it waits for, under its ``cr_await`` chain: the child
+tasks and worker threads doing its work (``handoff``), else ``[await]``. So every report holds
+its own request's frames, wherever they ran, and never a neighbour's.
 
 Frame identifiers are built from code objects only (never ``f_locals``, which would create
 locals on a foreign frame), in pyinstrument's ``name\\x00file\\x00line`` form.
@@ -29,25 +31,28 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
-from pyinstrument.frame import AWAIT_FRAME_IDENTIFIER
 from pyinstrument.session import Session
 
 from .base import (
     FAILED,
+    MAX_DEPTH,
+    MAX_SAMPLES,
     NESTED,
     SKIPPED,
+    TRUNCATED,
     Profiler,
     ProfileResult,
     ProfileRun,
     Span,
+    bounded,
+    label,
     request_boundaries,
 )
+from .greenlets import greenlet_ident, original, patched, start_os_thread, use_greenlets
+from .handoff import Tick, identifier, task_stacks
 
-NOT_SAMPLED = "[not sampled: before trigger]\x00<web_performance_monitor>\x000"
-TRUNCATED = "[deep stack truncated]\x00<web_performance_monitor>\x000"
-REQUEST_ROOT = "[request]\x00<web_performance_monitor>\x000"  # no sample found its boundary
-MAX_DEPTH = 800  # frames kept per sample (a 10,000-deep recursion keeps its leaf side)
-MAX_SAMPLES = 4000  # per request; beyond it samples are merged pairwise and the stride doubles
+NOT_SAMPLED = label("[not sampled: before trigger]")
+REQUEST_ROOT = label("[request]")  # no sample found its boundary
 
 _get_running_loop = asyncio._get_running_loop
 # asyncio.current_task is a Python function before 3.12, around this very dict lookup; it runs
@@ -56,31 +61,20 @@ _current_task = (
     asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]
     if sys.version_info < (3, 12) else asyncio.current_task)
 _perf = time.perf_counter
-_get_ident = threading.get_ident
-_identifiers: dict[CodeType, str] = {}
+# A request's thread: ``threading.get_ident``, or ``(greenlet, OS thread id)`` once gevent or
+# eventlet patching is seen (``_watch_greenlets``). A module global: ``begin`` reads it anyway.
+_get_ident: Any = threading.get_ident
 
 
-def identifier(code: CodeType) -> str:
-    """pyinstrument's frame identifier for ``code`` (cached: code objects are long-lived)."""
-    ident = _identifiers.get(code)
-    if ident is None:
-        if len(_identifiers) > 100_000:
-            _identifiers.clear()
-        ident = f"{code.co_name}\x00{code.co_filename}\x00{code.co_firstlineno}"
-        _identifiers[code] = ident
-    return ident
-
-
-def _stack(frame: FrameType | None, stop: FrameType | None) -> list[str]:
-    """Identifiers from the outermost frame below ``stop`` down to ``frame``."""
-    codes: list[CodeType] = []
-    while frame is not None and frame is not stop:
-        codes.append(frame.f_code)
-        if len(codes) >= MAX_DEPTH:
-            stack = [identifier(c) for c in reversed(codes)]
-            return [TRUNCATED, *stack]
-        frame = frame.f_back
-    return [identifier(c) for c in reversed(codes)]
+def _greenlet_frame(glet: Any, thread_id: int) -> FrameType | None:
+    """A greenlet's innermost frame: its own ``gr_frame`` while it waits; while it runs (no
+    ``gr_frame``), its OS thread's, read now (the tick's snapshot may show another greenlet)."""
+    frame: FrameType | None = glet.gr_frame
+    if frame is None:
+        frame = sys._current_frames().get(thread_id)
+        if glet.gr_frame is not None:  # it switched out meanwhile
+            frame = glet.gr_frame
+    return frame
 
 
 def _thread_stack(frame: FrameType | None) -> tuple[list[str], CodeType | None]:
@@ -102,61 +96,64 @@ def _thread_stack(frame: FrameType | None) -> tuple[list[str], CodeType | None]:
     return [identifier(c) for c in reversed(codes[: cut - 1 if cut else len(codes)])], top
 
 
-def _awaiting_stack(task: asyncio.Task[Any]) -> list[str]:
-    """Where a suspended task waits: its coroutine chain, then ``[await]``."""
-    codes: list[CodeType] = []
-    awaitable: Any = task.get_coro()
-    while awaitable is not None and len(codes) < MAX_DEPTH:
-        frame = (getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
-                 or getattr(awaitable, "ag_frame", None))
-        if frame is None:
-            break
-        codes.append(frame.f_code)
-        awaitable = (getattr(awaitable, "cr_await", None)
-                     or getattr(awaitable, "gi_yieldfrom", None)
-                     or getattr(awaitable, "ag_await", None))
-    return [*(identifier(c) for c in codes), AWAIT_FRAME_IDENTIFIER]
-
-
 class _Samples:
     """What the sampler thread collected for one request: (stack, time it stands for).
 
-    Made and filled by the sampler thread only, once the request is past the trigger.
+    Made and filled by the sampler thread only, once the request is past the trigger. One
+    sample may hold several stacks (a request waiting on several child tasks or threads): the
+    time until the next sample is shared evenly between them, so the tree still adds up.
     """
 
-    __slots__ = ("last", "records", "stride", "ticks", "top")
+    __slots__ = ("group", "last", "records", "stride", "ticks", "top")
 
-    def __init__(self, first: list[str], start: float, now: float, top: CodeType | None) -> None:
-        self.records: list[tuple[list[str], float]] = [([NOT_SAMPLED], now - start), (first, 0.0)]
+    def __init__(self, first: list[list[str]], start: float, now: float,
+                 top: CodeType | None) -> None:
+        self.records: list[tuple[list[str], float]] = [([NOT_SAMPLED], now - start)]
+        self.records += [(stack, 0.0) for stack in first]
+        self.group = len(first)  # stacks of the last sample, still waiting for their time
         self.last = now  # perf_counter of the last sample
         self.stride = 1
         self.ticks = 1
         self.top = top  # the request boundary the stacks hang from (threads only)
 
-    def add(self, stack: list[str], now: float) -> None:
+    def _settle(self, now: float) -> None:
+        """Give the last sample's stacks the time since it was taken."""
+        records = self.records
+        share = (now - self.last) / self.group
+        for i in range(len(records) - self.group, len(records)):
+            stack, weight = records[i]
+            records[i] = (stack, weight + share)
+        self.last = now
+
+    def add(self, stacks: list[list[str]], now: float) -> None:
         self.ticks += 1
         if self.ticks % self.stride:
             return
+        self._settle(now)
         records = self.records
-        previous, weight = records[-1]
-        records[-1] = (previous, weight + now - self.last)
-        records.append((stack, 0.0))
-        self.last = now
-        if len(records) >= MAX_SAMPLES:
+        if len(records) + len(stacks) > MAX_SAMPLES:
             merged = [records[0]]
             body = records[1:]
             for i in range(0, len(body) - 1, 2):
                 merged.append((body[i][0], body[i][1] + body[i + 1][1]))
             if len(body) % 2:
                 merged.append(body[-1])
-            self.records = merged
+            self.records = records = merged
             self.stride *= 2
+        records += [(stack, 0.0) for stack in stacks]
+        self.group = len(stacks)
+
+    def until(self, end: float) -> list[tuple[list[str], float]]:
+        """The records, the last sample's stacks given the time until ``end``."""
+        self._settle(end)
+        return list(self.records)
 
 
-# One request as the sampler sees it: (start, thread id, asyncio task or None, samples).
+# One request as the sampler sees it: (start, thread id or (greenlet, thread id), asyncio task
+# or None, samples).
 # A plain tuple, made on every request (a tuple display: no class is instantiated); the
 # sampler thread puts one _Samples in the list at the request's first sample.
-_Registration = tuple[float, int, "asyncio.Task[Any] | None", list[_Samples]]
+_Registration = tuple[float, "int | tuple[Any, int]", "asyncio.Task[Any] | None", list[_Samples]]
 
 
 class SamplingProfiler(Profiler):
@@ -175,7 +172,7 @@ class SamplingProfiler(Profiler):
         self.discard = self._runs.pop  # type: ignore[assignment]
         # The process's sampler thread once this profiler is on its list (``begin`` reads it
         # on every request: None means "join the thread", the only check the request pays).
-        self._thread: threading.Thread | None = None
+        self._thread: object | None = None
         self._stopped = False
         self._due = 0.0  # perf_counter of this profiler's next wake-up
         # Called by the sampler thread with its own busy share over each ``BUSY_WINDOW``
@@ -184,6 +181,7 @@ class SamplingProfiler(Profiler):
         self.on_busy: Callable[[SamplingProfiler, float], None] | None = None
         self._window = (_perf(), 0.0)  # (start of the busy window, busy_seconds then)
         _samplers.add(self)
+        _watch_greenlets()
 
     # --- request path ----------------------------------------------------------------
 
@@ -237,9 +235,7 @@ class SamplingProfiler(Profiler):
             note = ("the request ended before the sampler's trigger "
                     f"({self.trigger * 1000:.0f} ms): nothing to show")
         else:
-            records = list(samples.records)
-            stack, weight = records[-1]
-            records[-1] = (stack, weight + end - samples.last)
+            records = bounded(samples.until(end), MAX_SAMPLES)
             note = None
         if task is not None:
             root = identifier(task.get_coro().cr_code)  # type: ignore[union-attr]
@@ -266,16 +262,16 @@ class SamplingProfiler(Profiler):
 
     def _start_thread(self) -> None:
         """Put this profiler on the process's sampler thread (starting it if none runs)."""
-        global _thread
+        global _thread, _generation
         with _lock:
             if self._stopped:
                 return
             _watched.add(self)
-            _joined.set()  # the thread may be asleep for another profiler: plan again
+            _wake_up()  # the thread may be asleep for another profiler: plan again
             if _thread is None:
-                _thread = threading.Thread(target=_sampler_thread, name="wpm-sampler",
-                                           daemon=True)
-                _thread.start()
+                _watch_greenlets()
+                _generation += 1
+                _thread = start_os_thread(_sampler_thread, _generation)
             self._thread = _thread
 
     def _tick(self) -> float:
@@ -309,53 +305,73 @@ class SamplingProfiler(Profiler):
                 self.on_busy(self, (self.busy_seconds - busy) / (now - start))
 
     def _sample(self, due: list[tuple[Any, _Registration]], now: float) -> None:
-        frames = sys._current_frames()
-        running: dict[int, Any] = {}
+        tick = Tick(sys._current_frames())
         runs = self._runs
         for key, entry in due:
-            start, thread_id, task, holder = entry
-            if task.done() if task is not None else thread_id not in frames:
-                # A cancelled request task, or a thread gone: that request never ends itself.
+            start, ident, task, holder = entry
+            glet = None
+            if isinstance(ident, tuple):  # (greenlet, OS thread id): see ``greenlets``
+                glet, thread_id = ident
+            else:
+                thread_id = ident
+            if (task.done() if task is not None else glet.dead if glet is not None
+                    else thread_id not in tick.frames):
+                # A cancelled request task, or a thread or greenlet gone: that request never
+                # ends itself.
                 if runs.get(key) is entry:
                     runs.pop(key, None)
                 continue
             top = None
             try:
-                if task is None:
-                    stack, top = _thread_stack(frames.get(thread_id))
+                if task is not None:
+                    stacks = task_stacks(task, tick, thread_id)
                 else:
-                    if thread_id not in running:
-                        running[thread_id] = _current_task(task.get_loop())
-                    if running[thread_id] is task:
-                        coro_frame = getattr(task.get_coro(), "cr_frame", None)
-                        stack = _stack(frames.get(thread_id),
-                                       coro_frame.f_back if coro_frame is not None else None)
-                    else:
-                        stack = _awaiting_stack(task)
+                    frame = (tick.frames.get(thread_id) if glet is None
+                             else _greenlet_frame(glet, thread_id))
+                    stack, top = _thread_stack(frame)
+                    stacks = [stack] if stack else []
             except Exception as exc:  # this request is skipped this tick; the others are not
                 self.report_error("sampling one request", exc)
                 continue
-            if stack and runs.get(key) is entry:  # still running
+            if stacks and runs.get(key) is entry:  # still running
                 if holder:
-                    holder[0].add(stack, now)
+                    holder[0].add(stacks, now)
                 else:
-                    holder.append(_Samples(stack, start, now, top))
+                    holder.append(_Samples(stacks, start, now, top))
 
     def close(self) -> None:
         self._stopped = True
 
 
 BUSY_WINDOW = 1.0  # seconds of wall-clock time over which the thread's own cost is judged
-_lock = threading.Lock()
+
+
+def _os_lock() -> Any:
+    """A lock of the OS, even under gevent/eventlet patching: the sampler thread is a real OS
+    thread (``greenlets.start_os_thread``), and a patched lock only yields between greenlets."""
+    return original("_thread", "allocate_lock")()
+
+
+_lock = _os_lock()
 # The profilers the sampler thread serves: weak, so a profiler nobody uses is freed (and the
 # thread ends when none is left). One thread per process however many monitors: each thread
 # takes the GIL on every wake-up, so N monitors' threads would cost N times the switches.
 _watched: weakref.WeakSet[SamplingProfiler] = weakref.WeakSet()
-_thread: threading.Thread | None = None
-_joined = threading.Event()
+_thread: object | None = None  # its handle (``start_os_thread``)
+_generation = 0  # which start of the thread is the current one
+# Held while the thread sleeps; its timed acquire is the sleep, ``_wake_up`` ends it early.
+_wake = _os_lock()
+_wake.acquire()
 
 
-def _sampler_thread() -> None:
+def _wake_up() -> None:
+    try:
+        _wake.release()
+    except RuntimeError:  # not asleep, or already woken
+        pass
+
+
+def _sampler_thread(generation: int) -> None:
     """The sampler thread's life: wake each profiler when it is due, for as long as one is used.
 
     It holds a profiler only while awake. A failing tick is counted and logged once (through
@@ -383,11 +399,10 @@ def _sampler_thread() -> None:
                     sampler._due = _perf() + pause
                 wake = min(wake, sampler._due)
             del samplers, sampler
-            _joined.wait(max(wake - _perf(), 0.0005))
-            _joined.clear()
+            _wake.acquire(timeout=max(wake - _perf(), 0.0005))
     finally:
         with _lock:
-            if _thread is threading.current_thread():
+            if _generation == generation:
                 _thread = None
                 for sampler in list(_watched):
                     sampler._thread = None
@@ -396,9 +411,23 @@ def _sampler_thread() -> None:
 _samplers: weakref.WeakSet[SamplingProfiler] = weakref.WeakSet()
 
 
+def _watch_greenlets() -> None:
+    """Key requests by greenlet once gevent or eventlet patched threads (see ``greenlets``).
+
+    Checked when a sampler is made and when its thread starts (after a fork too), so an app
+    that patches before it builds its monitor, or a gunicorn gevent worker that patches after
+    the fork, is seen before its first request is sampled.
+    """
+    global _get_ident
+    if _get_ident is not greenlet_ident and patched():
+        use_greenlets()
+        _get_ident = greenlet_ident
+
+
 def _after_fork_in_child() -> None:
-    global _lock, _thread, _joined
-    _lock, _joined = threading.Lock(), threading.Event()
+    global _lock, _thread, _wake
+    _lock, _wake = _os_lock(), _os_lock()
+    _wake.acquire()
     _thread = None
     for sampler in list(_samplers):
         sampler._thread = None

@@ -1,0 +1,301 @@
+"""Where a waiting request's time goes: the child tasks and worker threads it waits for.
+
+Run by the sampler thread only, and only for requests past the trigger (never on the request
+path). A request task that is not running waits at the end of its ``cr_await`` chain; this
+module follows that wait to the work done on the request's behalf, and each sample then shows
+that work under the frame that waits for it:
+
+- ``await task``, ``asyncio.wait_for`` (the awaited object is the child task itself);
+- ``asyncio.gather`` (its future's ``_children``), ``asyncio.shield`` (the inner future, held
+  by the outer one's callback), ``asyncio.wait`` and ``TaskGroup``/anyio task groups (the
+  waiting coroutine's own locals: the set of tasks, the group);
+- worker threads: ``loop.run_in_executor``, ``asyncio.to_thread`` and asgiref's
+  ``sync_to_async`` wait on a future chained to a ``concurrent.futures.Future`` (the chaining
+  callback holds it), whose thread is the one whose ``_WorkItem.run`` frame runs that future;
+  anyio's ``to_thread.run_sync`` (Starlette's ``run_in_threadpool``, FastAPI ``def`` routes)
+  keeps its ``WorkerThread`` in the waiting coroutine's locals.
+
+This follows the objects themselves, not context variables, so it costs the request path
+nothing and also covers ``run_in_executor``, which copies no context. Locals of a suspended
+coroutine are read with ``gc.get_referents`` (no dict is made, nothing is written). The one
+foreign frame whose locals are read is the standard library's ``_WorkItem.run`` in a pool
+thread (its ``self``); on Python < 3.13 that snapshots its two locals into the frame's dict.
+
+Work that cannot be followed is named in words in the sample (``[await: ...]``): queued for a
+busy pool, or running in an executor whose threads this process cannot see (a process pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import concurrent.futures.thread
+import functools
+import gc
+import sys
+import threading
+from types import CodeType, FrameType
+from typing import Any
+
+from pyinstrument.frame import AWAIT_FRAME_IDENTIFIER
+
+from .base import MAX_DEPTH, TRUNCATED, label
+
+MAX_BRANCHES = 16  # stacks per sample of one request (a gather of 1,000 tasks shows 16)
+MAX_HOPS = 8  # task -> child task -> thread ... levels followed
+QUEUED = label("[await: queued, waiting for a free worker thread]")
+UNSEEN = label("[await: running in an executor whose threads cannot be sampled "
+               "(another process?)]")
+_WORK_ITEM_RUN = concurrent.futures.thread._WorkItem.run.__code__
+_identifiers: dict[CodeType, str] = {}
+
+
+def identifier(code: CodeType) -> str:
+    """pyinstrument's frame identifier for ``code`` (cached: code objects are long-lived)."""
+    ident = _identifiers.get(code)
+    if ident is None:
+        if len(_identifiers) > 100_000:
+            _identifiers.clear()
+        ident = f"{code.co_name}\x00{code.co_filename}\x00{code.co_firstlineno}"
+        _identifiers[code] = ident
+    return ident
+
+
+def stack(frame: FrameType | None, stop: FrameType | None) -> list[str]:
+    """Identifiers from the outermost frame below ``stop`` down to ``frame``."""
+    codes: list[CodeType] = []
+    while frame is not None and frame is not stop:
+        codes.append(frame.f_code)
+        if len(codes) >= MAX_DEPTH:
+            return [TRUNCATED, *(identifier(c) for c in reversed(codes))]
+        frame = frame.f_back
+    return [identifier(c) for c in reversed(codes)]
+
+
+def thread_label(thread_id: int) -> str:
+    thread = threading._active.get(thread_id)  # type: ignore[attr-defined]
+    return label(f"[in thread {thread.name if thread is not None else thread_id}]")
+
+
+class Tick:
+    """What one sampler wake-up knows, shared by all the requests it samples.
+
+    ``frames`` is ``sys._current_frames()``; the running task of each loop and the map of
+    pool threads are looked up once per wake-up, and only when a request needs them.
+    """
+
+    __slots__ = ("_pool", "_running", "frames")
+
+    def __init__(self, frames: dict[int, FrameType]) -> None:
+        self.frames = frames
+        self._running: dict[int, Any] = {}
+        self._pool: dict[int, tuple[int, FrameType]] | None = None
+
+    def running_task(self, loop: asyncio.AbstractEventLoop, thread_id: int) -> Any:
+        """The task running on ``loop`` (whose thread is ``thread_id``) right now."""
+        if thread_id not in self._running:
+            self._running[thread_id] = _current_task(loop)
+        return self._running[thread_id]
+
+    def pool_work(self) -> dict[int, tuple[int, FrameType]]:
+        """id(concurrent future) -> (thread id, its ``_WorkItem.run`` frame), for busy pools."""
+        if self._pool is None:
+            self._pool = {}
+            for thread_id, frame in self.frames.items():
+                run_frame = _find_code(frame, _WORK_ITEM_RUN)
+                if run_frame is not None:
+                    item = run_frame.f_locals.get("self")
+                    future = getattr(item, "future", None)
+                    if future is not None:
+                        self._pool[id(future)] = (thread_id, run_frame)
+        return self._pool
+
+
+_current_task = (
+    asyncio.tasks._current_tasks.get  # type: ignore[attr-defined]
+    if sys.version_info < (3, 12) else asyncio.current_task)
+
+
+def _find_code(frame: FrameType | None, code: CodeType) -> FrameType | None:
+    """The innermost frame of ``code`` on a thread's stack (bounded walk)."""
+    depth = 0
+    while frame is not None and depth < 4 * MAX_DEPTH:
+        if frame.f_code is code:
+            return frame
+        frame = frame.f_back
+        depth += 1
+    return None
+
+
+def task_stacks(task: asyncio.Task[Any], tick: Tick, thread_id: int,
+                hops: int = 0, ancestors: tuple[Any, ...] = ()) -> list[list[str]]:
+    """What ``task`` is doing now: one stack, or one per piece of work it waits for.
+
+    ``thread_id`` is the thread of the task's loop. Stacks start at the task's coroutine.
+    """
+    if tick.running_task(task.get_loop(), thread_id) is task:
+        coro_frame = getattr(task.get_coro(), "cr_frame", None)
+        return [stack(tick.frames.get(thread_id),
+                      coro_frame.f_back if coro_frame is not None else None)]
+    codes, leaf, waiting = _await_chain(task.get_coro())
+    prefix = [identifier(c) for c in codes]
+    if leaf is not None and hops < MAX_HOPS:
+        branches = _work_for(_future_of(leaf), waiting, tick, thread_id, hops + 1,
+                             (*ancestors, task))
+        if branches:
+            return [prefix + branch for branch in _busiest(branches)]
+    return [[*prefix, AWAIT_FRAME_IDENTIFIER]]
+
+
+def _busiest(branches: list[list[str]]) -> list[list[str]]:
+    """The branches that compute, if any; else all of them (each waits).
+
+    A sample stands for the time until the next one: while one child task or thread runs
+    code and its siblings wait, the time is that code's, not shared with the waits.
+    """
+    working = [branch for branch in branches if not branch[-1].startswith("[await")]
+    return (working or branches)[:MAX_BRANCHES]
+
+
+def _await_chain(awaitable: Any) -> tuple[list[CodeType], Any, Any]:
+    """The coroutine chain of a suspended task: its codes, what the last one awaits, and it."""
+    codes: list[CodeType] = []
+    last = None
+    while awaitable is not None and len(codes) < MAX_DEPTH:
+        frame = (getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+                 or getattr(awaitable, "ag_frame", None))
+        if frame is None:
+            return codes, awaitable, last
+        codes.append(frame.f_code)
+        last = awaitable
+        awaitable = (getattr(awaitable, "cr_await", None)
+                     or getattr(awaitable, "gi_yieldfrom", None)
+                     or getattr(awaitable, "ag_await", None))
+    return codes, None, last
+
+
+def _future_of(leaf: Any) -> Any:
+    """The future behind what a coroutine awaits (``await fut`` holds a C ``FutureIter``)."""
+    if asyncio.isfuture(leaf):
+        return leaf
+    if type(leaf).__name__ == "FutureIter":
+        for referent in gc.get_referents(leaf):
+            if asyncio.isfuture(referent):
+                return referent
+    return None
+
+
+def _work_for(future: Any, waiting: Any, tick: Tick, thread_id: int, hops: int,
+              ancestors: tuple[Any, ...]) -> list[list[str]]:
+    """Stacks of the work ``future`` stands for (``waiting``: the coroutine awaiting it)."""
+    if future is None or future in ancestors or hops > MAX_HOPS:
+        return []
+    if isinstance(future, asyncio.Task):
+        if future.done():
+            return []
+        return task_stacks(future, tick, thread_id, hops, ancestors)
+    branches: list[list[str]] = []
+    for child in getattr(future, "_children", None) or ():  # asyncio.gather
+        if not child.done():
+            branches += _work_for(child, None, tick, thread_id, hops, (*ancestors, future))
+            if len(branches) >= MAX_BRANCHES:
+                return branches
+    for held in _held_by_callbacks(future):
+        if isinstance(held, concurrent.futures.Future):
+            branches += _pool_stacks(held, tick)
+        elif asyncio.isfuture(held) and held is not future and not held.done():
+            branches += _work_for(held, None, tick, thread_id, hops + 1, (*ancestors, future))
+    if not branches and waiting is not None:
+        for held in _locals_of(waiting, future):
+            if isinstance(held, asyncio.Task):
+                if not held.done() and held not in ancestors:
+                    branches += task_stacks(held, tick, thread_id, hops, ancestors)
+            elif held.ident in tick.frames:
+                branches += _worker_thread_stacks(held, tick)
+            if len(branches) >= MAX_BRANCHES:
+                break
+    return branches
+
+
+def _held_by_callbacks(future: Any) -> list[Any]:
+    """Objects the future's done-callbacks hold in closures or ``partial`` arguments.
+
+    That is how ``wrap_future`` (run_in_executor) keeps the concurrent future and ``shield``
+    keeps the inner future. Bound methods (a task's wake-up) are not followed.
+    """
+    held: list[Any] = []
+    for callback, _context in getattr(future, "_callbacks", None) or ():
+        if isinstance(callback, functools.partial):
+            held.extend(callback.args)
+        for cell in getattr(callback, "__closure__", None) or ():
+            try:
+                held.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                continue
+    return held
+
+
+def _locals_of(coroutine: Any, future: Any) -> list[Any]:
+    """Child tasks and worker threads a suspended coroutine holds in its locals.
+
+    Read with ``gc.get_referents`` (never from a running coroutine). A task counts when its
+    completion wakes ``future`` (``asyncio.wait``'s set, ``wait_for``'s task before 3.12),
+    or when it belongs to the task group being exited (``TaskGroup.__aexit__``'s group); a
+    thread is anyio's ``WorkerThread`` in ``run_sync_in_worker_thread``. Other tasks in the
+    locals (anyio's root task, a shared background task) are not this request's work.
+    """
+    found: list[Any] = []
+    groups = _task_group_types()
+    for held in gc.get_referents(coroutine):
+        if isinstance(held, threading.Thread):
+            found.append(held)
+        elif isinstance(held, asyncio.Task):
+            if _wakes(held, future):
+                found.append(held)
+        elif isinstance(held, (set, frozenset, list, tuple)) and len(held) <= 4 * MAX_BRANCHES:
+            found.extend(item for item in held
+                         if isinstance(item, asyncio.Task) and _wakes(item, future))
+        elif groups and isinstance(held, groups):
+            found.extend(getattr(held, "_tasks", ()))
+    return found
+
+
+def _wakes(task: asyncio.Task[Any], future: Any) -> bool:
+    """Whether ``task``'s completion callbacks hold ``future`` (they wake whoever waits)."""
+    return any(held is future for held in _held_by_callbacks(task))
+
+
+def _task_group_types() -> tuple[type, ...]:
+    """asyncio's ``TaskGroup`` (3.11+) and anyio's asyncio task group, where loaded."""
+    types: list[type] = []
+    group = getattr(asyncio, "TaskGroup", None)
+    if group is not None:
+        types.append(group)
+    anyio_backend = sys.modules.get("anyio._backends._asyncio")
+    if anyio_backend is not None and isinstance(getattr(anyio_backend, "TaskGroup", None), type):
+        types.append(anyio_backend.TaskGroup)
+    return tuple(types)
+
+
+def _pool_stacks(work: concurrent.futures.Future[Any], tick: Tick) -> list[list[str]]:
+    """The pool thread running ``work``: its frames below ``_WorkItem.run``; else why not."""
+    found = tick.pool_work().get(id(work))
+    if found is None:
+        if work.done():
+            return []
+        return [[UNSEEN if work.running() else QUEUED]]
+    thread_id, run_frame = found
+    return [[thread_label(thread_id), *stack(tick.frames.get(thread_id), run_frame)]]
+
+
+def _worker_thread_stacks(thread: threading.Thread, tick: Tick) -> list[list[str]]:
+    """A worker thread's frames below its ``run`` method (anyio's ``WorkerThread``)."""
+    ident = thread.ident
+    if ident is None:
+        return []
+    run = getattr(type(thread).run, "__code__", None)
+    frame = tick.frames.get(ident)
+    top = _find_code(frame, run) if run is not None else None
+    if top is None:
+        return []
+    return [[thread_label(ident), *stack(frame, top)]]
