@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test test-django-lts demo bench bench-peers bench-instructions lint clean
+.PHONY: install test test-django-lts demo bench bench-peers bench-instructions bench-idle lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench-peers: $(BENCH_VENV)/.installed
 
 bench-instructions: $(STAMP)
 	$(BIN)/python bench/instructions.py
+
+bench-idle: $(STAMP)
+	$(BIN)/python bench/idle.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check core flask_wpm django_wpm sanic_wpm tests bench example_projects

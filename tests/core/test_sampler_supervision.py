@@ -158,3 +158,27 @@ def test_the_sampler_backs_off_from_its_own_cost_between_request_checks(
     assert overhead["profiler_interval"] > 0.001
     assert monitor.get_stats()["total_requests"] < 1000  # the request-count check never ran
     assert "backoff level 1" in caplog.text
+
+
+def work_after_idle() -> None:
+    busy(0.15)
+
+
+def test_an_idle_process_sleeps_and_the_next_long_request_is_sampled_from_its_trigger(
+        make_monitor: Callable[..., PerformanceMonitor]) -> None:
+    """Issue 18: no wake-ups while nothing runs (0.17% of a core before), and the first long
+    request after the idle spell is still sampled from its trigger on."""
+    monitor = make_monitor()
+    profile_of(monitor, lambda: None)  # the sampler thread starts
+    deadline = threading.Event()
+    for _ in range(100):
+        if sampler_module._asleep:
+            break
+        deadline.wait(0.01)
+    assert sampler_module._asleep
+    result = profile_of(monitor, work_after_idle)
+    assert result.session is not None
+    records = result.session.frame_records
+    not_sampled = sum(seconds for stack, seconds in records if stack[0].startswith("[not sampled"))
+    assert not_sampled < 0.1  # the trigger is 10 ms: the thread woke when the request began
+    assert any(frame.startswith("work_after_idle\x00") for stack, _ in records for frame in stack)

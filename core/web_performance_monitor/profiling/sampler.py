@@ -205,6 +205,8 @@ class SamplingProfiler(Profiler):
                     runs[key] = (started, thread_id, task, [])
                     if self._thread is None:
                         self._start_thread()
+                    elif _asleep:  # the thread sleeps idle: this request may run long
+                        _wake_up()
                 else:
                     key = NESTED
             else:
@@ -267,6 +269,7 @@ class SamplingProfiler(Profiler):
             if self._stopped:
                 return
             _watched.add(self)
+            weakref.finalize(self, _wake_up)  # freed: an idle thread looks at once
             _wake_up()  # the thread may be asleep for another profiler: plan again
             if _thread is None:
                 _watch_greenlets()
@@ -341,6 +344,7 @@ class SamplingProfiler(Profiler):
 
     def close(self) -> None:
         self._stopped = True
+        _wake_up()  # an idle thread notices at once that it may have nobody left to serve
 
 
 BUSY_WINDOW = 1.0  # seconds of wall-clock time over which the thread's own cost is judged
@@ -362,6 +366,11 @@ _generation = 0  # which start of the thread is the current one
 # Held while the thread sleeps; its timed acquire is the sleep, ``_wake_up`` ends it early.
 _wake = _os_lock()
 _wake.acquire()
+# While no request runs anywhere the thread sleeps this long and costs nothing; it is set
+# before the thread's last look at the registries, so a ``begin`` either is seen by that look
+# or sees the flag and wakes the thread (a request's first sample is never late).
+IDLE_SECONDS = 60.0
+_asleep = False
 
 
 def _wake_up() -> None:
@@ -378,7 +387,7 @@ def _sampler_thread(generation: int) -> None:
     the profiler's ``report_error``) and sampling goes on; should the loop itself end by
     surprise, the profilers forget the thread, so the next request starts a new one.
     """
-    global _thread
+    global _thread, _asleep
     try:
         while True:
             with _lock:
@@ -388,7 +397,9 @@ def _sampler_thread(generation: int) -> None:
                     return
             now = _perf()
             wake = now + 1.0
+            idle = True
             for sampler in samplers:
+                idle = idle and not sampler._runs
                 if sampler._due <= now:
                     try:
                         pause = sampler._tick()
@@ -399,7 +410,13 @@ def _sampler_thread(generation: int) -> None:
                     sampler._due = _perf() + pause
                 wake = min(wake, sampler._due)
             del samplers, sampler
-            _wake.acquire(timeout=max(wake - _perf(), 0.0005))
+            if idle:
+                _asleep = True
+                if not any(watched._runs for watched in list(_watched)):
+                    _wake.acquire(timeout=IDLE_SECONDS)
+                _asleep = False
+            else:
+                _wake.acquire(timeout=max(wake - _perf(), 0.0005))
     finally:
         with _lock:
             if _generation == generation:
