@@ -25,8 +25,6 @@ from .webhook_base import (
     Facts,
     WebhookNotifier,
     check_code,
-    digest_lines,
-    digest_title,
     markdown,
     truncate_bytes,
 )
@@ -55,7 +53,7 @@ class DingTalkNotifier(WebhookNotifier):
         self.keyword = keyword
         self.at_mobiles = list(at_mobiles or ())
 
-    def _post(self, title: str, lines: list[str]) -> None:
+    def post_titled(self, title: str, lines: list[str]) -> None:
         if self.keyword and not any(self.keyword in text for text in (title, *lines)):
             title = f"{self.keyword} {title}"
             lines = [f"{self.keyword}", *lines]
@@ -74,13 +72,8 @@ class DingTalkNotifier(WebhookNotifier):
         self.post_json(payload, params=params)
 
     def post_alert(self, alert: Alert, facts: Facts) -> None:
-        self._post(alert.title, markdown(facts))
+        self.post_titled(alert.title, markdown(facts))
 
-    def post_digest(self, held: list[Facts]) -> None:
-        self._post(digest_title(len(held)), digest_lines(held))
-
-    def post_text(self, text: str) -> None:
-        self._post("web-performance-monitor test", [text])
 
     def check_answer(self, status: int, body: bytes) -> None:
         check_code(self.name, body, "errcode", "errmsg", RATE_LIMITED)

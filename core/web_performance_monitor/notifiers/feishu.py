@@ -27,8 +27,6 @@ from .webhook_base import (
     Facts,
     WebhookNotifier,
     check_code,
-    digest_lines,
-    digest_title,
     markdown,
     truncate_bytes,
 )
@@ -64,7 +62,7 @@ class FeishuNotifier(WebhookNotifier):
             "header": {"template": "red", "title": {"tag": "plain_text", "content": title}},
             "elements": elements}}
 
-    def _post(self, title: str, lines: list[str], link: str | None = None) -> None:
+    def post_titled(self, title: str, lines: list[str], link: str | None = None) -> None:
         text = "\n".join(lines)
         payload = self._card(title, text, link)
         if self._secret:
@@ -80,13 +78,8 @@ class FeishuNotifier(WebhookNotifier):
         lines = markdown(facts)
         if facts.report_url:  # a button instead of the link line
             lines = lines[:-1]
-        self._post(alert.title, lines, facts.report_url)
+        self.post_titled(alert.title, lines, facts.report_url)
 
-    def post_digest(self, held: list[Facts]) -> None:
-        self._post(digest_title(len(held)), digest_lines(held))
-
-    def post_text(self, text: str) -> None:
-        self._post("web-performance-monitor test", [text])
 
     def check_answer(self, status: int, body: bytes) -> None:
         check_code(self.name, body, "code", "msg", RATE_LIMITED)

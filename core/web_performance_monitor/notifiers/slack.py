@@ -12,7 +12,7 @@ https://api.slack.com/reference/block-kit/blocks, https://api.slack.com/apis/rat
 from __future__ import annotations
 
 from ..events import Alert
-from .webhook_base import Facts, WebhookNotifier, digest_lines, digest_title, markdown
+from .webhook_base import Facts, WebhookNotifier, markdown
 
 SECTION_CHARS = 3000
 HEADER_CHARS = 150
@@ -27,8 +27,10 @@ class SlackNotifier(WebhookNotifier):
     name = "slack"
     option = "slack_webhook_url"
     limits = ((1, 1.0),)
+    bold = BOLD
+    link = LINK
 
-    def _post(self, title: str, lines: list[str]) -> None:
+    def post_titled(self, title: str, lines: list[str]) -> None:
         text = "\n".join(lines)
         self.post_json({"text": _clip(f"{title}\n{text}", SECTION_CHARS), "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": _clip(title, HEADER_CHARS)}},
@@ -36,10 +38,5 @@ class SlackNotifier(WebhookNotifier):
         ]})
 
     def post_alert(self, alert: Alert, facts: Facts) -> None:
-        self._post(alert.title, markdown(facts, bold=BOLD, link=LINK))
+        self.post_titled(alert.title, markdown(facts, bold=BOLD, link=LINK))
 
-    def post_digest(self, held: list[Facts]) -> None:
-        self._post(digest_title(len(held)), digest_lines(held, bold=BOLD, link=LINK))
-
-    def post_text(self, text: str) -> None:
-        self._post("web-performance-monitor test", [text])

@@ -245,13 +245,22 @@ class WebhookNotifier(Notifier):
     def post_alert(self, alert: Alert, facts: Facts) -> None:
         """Post one alert (through ``post_json``)."""
 
-    @abstractmethod
+    # The platform's Markdown flavour, for the default digest.
+    bold: ClassVar[str] = "**"
+    link: ClassVar[str] = "[{text}]({url})"
+
+    def post_titled(self, title: str, lines: list[str]) -> None:
+        """Post a title and Markdown lines: the message shape most robots take."""
+        raise NotImplementedError(f"{type(self).__name__} defines its own messages")
+
     def post_digest(self, held: list[Facts]) -> None:
         """Post several held alerts as one message."""
+        self.post_titled(digest_title(len(held)),
+                         digest_lines(held, bold=self.bold, link=self.link))
 
-    @abstractmethod
     def post_text(self, text: str) -> None:
         """Post a plain message (the test alert)."""
+        self.post_titled("web-performance-monitor test", [text])
 
     def check_answer(self, status: int, body: bytes) -> None:
         """Raise for a refusal that came with a 2xx status (the robots' error codes)."""

@@ -22,7 +22,6 @@ from .webhook_base import (
     WebhookError,
     WebhookNotifier,
     check_code,
-    digest_lines,
     markdown,
     truncate_bytes,
 )
@@ -65,11 +64,8 @@ class WeComNotifier(WebhookNotifier):
             raise WebhookError(f"{self.name}: upload_media answered without a media_id")
         self.post_json({"msgtype": "file", "file": {"media_id": media_id}})
 
-    def post_digest(self, held: list[Facts]) -> None:
-        self._markdown(digest_lines(held))
-
-    def post_text(self, text: str) -> None:
-        self._markdown([text])
+    def post_titled(self, title: str, lines: list[str]) -> None:
+        self._markdown(lines)  # WeCom's markdown message has no title of its own
 
     def check_answer(self, status: int, body: bytes) -> None:
         check_code(self.name, body, "errcode", "errmsg", RATE_LIMITED)
