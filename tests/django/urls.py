@@ -14,4 +14,5 @@ urlpatterns = [
     path("stream/", views.stream),
     path("boom/", views.boom),
     path("helper/", views.uses_helper),
+    path("crunch/", views.crunch),
 ]

@@ -20,6 +20,12 @@ def user(request: HttpRequest, uid: int) -> JsonResponse:
     return JsonResponse({"id": uid})
 
 
+def crunch(request: HttpRequest) -> JsonResponse:
+    """Long enough that a thread pool starting its thread under load still shows the work."""
+    busy(0.3)
+    return JsonResponse({"done": True})
+
+
 async def async_user(request: HttpRequest, uid: int) -> JsonResponse:
     await asyncio.sleep(0.02)
     busy(0.06)
