@@ -10,7 +10,7 @@ from django_wpm import get_monitor
 
 
 class Command(BaseCommand):
-    help = "Send a test alert through every enabled notifier (local file, Mattermost)."
+    help = "Send a test alert through every enabled notifier (the local file and each chat channel)."
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = get_monitor().test_alert_system()
