@@ -298,7 +298,7 @@ def main() -> int:
         print(f"  {pid:>7} {mib(series[0][1]):>7} {mib(warm):>7} {mib(series[-1][1]):>7} "
               f"{mib(max(rss for _, rss in series)):>7} {mib(growth):>7} {len(series)}")
         checks.append((f"RSS flat in worker {pid}", growth < RSS_FLAT_BYTES,
-                       f"+{mib(growth)} MiB after warm-up"))
+                       f"{growth / 1048576:+.1f} MiB after warm-up"))
     checks.append(("no worker restarted", sorted(samples) == start_pids == end_pids,
                    f"pids at start {start_pids}, at end {end_pids}, sampled {sorted(samples)}"))
 
