@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test test-django-lts demo bench bench-peers bench-instructions bench-idle lint clean
+.PHONY: install test test-django-lts demo bench bench-peers bench-instructions bench-idle soak lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ bench-instructions: $(STAMP)
 
 bench-idle: $(STAMP)
 	$(BIN)/python bench/idle.py
+
+# Issue 14's soak: gunicorn -w 4, a chat server that hangs, fails and rate-limits, 50 endpoints.
+SOAK_MINUTES ?= 10
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check core flask_wpm django_wpm sanic_wpm tests bench example_projects
