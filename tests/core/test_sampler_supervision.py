@@ -165,9 +165,10 @@ def work_after_idle() -> None:
 
 
 def test_an_idle_process_sleeps_and_the_next_long_request_is_sampled_from_its_trigger(
-        make_monitor: Callable[..., PerformanceMonitor]) -> None:
+        make_monitor: Callable[..., PerformanceMonitor], monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 18: no wake-ups while nothing runs (0.17% of a core before), and the first long
     request after the idle spell is still sampled from its trigger on."""
+    monkeypatch.setattr(sampler_module, "ACTIVE_SECONDS", 0.05)
     monitor = make_monitor()
     profile_of(monitor, lambda: None)  # the sampler thread starts
     deadline = threading.Event()

@@ -371,6 +371,10 @@ _wake.acquire()
 # or sees the flag and wakes the thread (a request's first sample is never late).
 IDLE_SECONDS = 60.0
 _asleep = False
+# Once awake, the thread keeps its usual rhythm this long before it may sleep idle again: in a
+# steady stream of fast requests (the registry empty at most wake-ups) a ``begin`` then wakes it
+# once per ACTIVE_SECONDS, not on every request.
+ACTIVE_SECONDS = 5.0
 
 
 def _wake_up() -> None:
@@ -388,6 +392,7 @@ def _sampler_thread(generation: int) -> None:
     surprise, the profilers forget the thread, so the next request starts a new one.
     """
     global _thread, _asleep
+    last_active = _perf()  # the last wake-up that found a request running (or the start)
     try:
         while True:
             with _lock:
@@ -410,11 +415,14 @@ def _sampler_thread(generation: int) -> None:
                     sampler._due = _perf() + pause
                 wake = min(wake, sampler._due)
             del samplers, sampler
-            if idle:
+            if not idle:
+                last_active = _perf()
+            if idle and _perf() - last_active >= ACTIVE_SECONDS:
                 _asleep = True
                 if not any(watched._runs for watched in list(_watched)):
                     _wake.acquire(timeout=IDLE_SECONDS)
                 _asleep = False
+                last_active = _perf()
             else:
                 _wake.acquire(timeout=max(wake - _perf(), 0.0005))
     finally:
