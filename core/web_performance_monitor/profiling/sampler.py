@@ -374,7 +374,7 @@ _asleep = False
 # Once awake, the thread keeps its usual rhythm this long before it may sleep idle again: in a
 # steady stream of fast requests (the registry empty at most wake-ups) a ``begin`` then wakes it
 # once per ACTIVE_SECONDS, not on every request.
-ACTIVE_SECONDS = 5.0
+ACTIVE_SECONDS = 2.0
 
 
 def _wake_up() -> None:
