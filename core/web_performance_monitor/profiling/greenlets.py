@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -69,8 +68,3 @@ def start_os_thread(target: Callable[..., None], *args: Any) -> object:
     thread.start()
     return thread
 
-
-def real_sleep() -> Callable[[float], None]:
-    """``time.sleep`` that blocks the calling OS thread (not a patched, cooperative one)."""
-    sleep: Callable[[float], None] = original("time", "sleep") if patched() else time.sleep
-    return sleep
