@@ -63,7 +63,7 @@ class FlaskMiddleware(WSGIMiddleware):
             if type(getattr(owner, "response", None)) is list:
                 return True
             return _response_in_memory(result, 4)
-        return isinstance(result, (list, tuple))
+        return WSGIMiddleware.body_in_memory(result)
 
 
 def _response_in_memory(body: ClosingIterator, depth: int) -> bool:

@@ -20,9 +20,11 @@ import time
 from collections import deque
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_server import FakeServer
 
 DINGTALK_TOKEN = "dt0123456789abcdef0123456789abcdef"
 DINGTALK_SECRET = "SECdingtalk0123456789abcdefSECRET"
@@ -36,40 +38,24 @@ RECEIVER_SECRET = "receiver-signing-secret-0123"
 Answer = tuple[int, Any]  # (HTTP status, JSON-able body or plain text)
 
 
-class FakeChat(ThreadingHTTPServer):
-    """The common part: modes, the record of requests, a rate window like the platform's."""
+class FakeChat(FakeServer):
+    """The common part of the robots: the record of requests, a rate window like the
+    platform's."""
 
-    daemon_threads = True
     limit: tuple[int, float] | None = None  # (messages, seconds) the platform allows
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.mode = "ok"
-        self.script: deque[str] = deque()
-        self.slow_seconds = 3.0
-        self.retry_after = "7"
+        super().__init__(_Handler, retry_after="7")
         self.gate = threading.Event()
-        self.stopped = threading.Event()
         self.requests: list[dict[str, Any]] = []  # every request: path, query, headers, body
         self.accepted: list[dict[str, Any]] = []  # JSON bodies of the messages shown
         self.refused: list[Answer] = []  # the platform's error answers
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> FakeChat:
-        self._thread.start()
-        return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stopped.set()
         self.gate.set()
-        self.shutdown()
-        self.server_close()
+        super().__exit__(*exc)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that gave up (its timeout) while a "slow" answer was pending: expected."""
@@ -123,10 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
         server.requests.append({"path": parts.path, "query": query,
                                 "headers": dict(self.headers), "body": body})
-        try:
-            mode = server.script.popleft()
-        except IndexError:
-            mode = server.mode
+        mode = server.next_mode()
         if mode == "slow":
             time.sleep(server.slow_seconds)
         elif mode == "gate":

@@ -10,47 +10,30 @@ lists modes for the next requests, one each, before ``mode`` applies again.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from collections import deque
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fake_server import FakeServer
 
 TOKEN = "mm-test-token-0123456789"
 CHANNEL = "chan-alerts"
 
 
-class FakeMattermost(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FakeMattermost(FakeServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.mode = "ok"
-        self.script: deque[str] = deque()
-        self.slow_seconds = 3.0
-        self.retry_after = "30"
+        super().__init__(_Handler, retry_after="30")
         self.requests: list[tuple[float, str]] = []  # (time.monotonic(), path) of each request
-        self.stopped = threading.Event()
         self.files: dict[str, dict[str, Any]] = {}
         self.posts: list[dict[str, Any]] = []
         self.auth_headers: list[str] = []
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> FakeMattermost:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopped.set()
-        self.shutdown()
-        self.server_close()
+        return self.base
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -72,10 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
         server = self.server
         server.auth_headers.append(self.headers.get("Authorization", ""))
         server.requests.append((time.monotonic(), self.path))
-        try:
-            mode = server.script.popleft()
-        except IndexError:
-            mode = server.mode
+        mode = server.next_mode()
         if mode == "slow":
             time.sleep(server.slow_seconds)
         if mode == "hang":
