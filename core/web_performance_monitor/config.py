@@ -354,6 +354,23 @@ class Config:
     apprise_urls: list[str] = option(_apprise_urls, factory=list, secret="urls")
     # Where the team's web server serves local_output_dir: messages link to base + file name.
     report_base_url: str | None = option(_http_url)
+    # Part of every endpoint's identity (store, report, alert, file name), so apps sharing a
+    # folder, a SQLite file or a Redis never silence each other. None: the adapter's default
+    # (Flask's import name, Django's project, Sanic's app name, the WSGI/ASGI callable's module).
+    service_name: str | None = option(_optional_text())
+    # What a slow request did besides Python (``capture/``): its SQL queries and outgoing
+    # HTTP calls, through the libraries' own hooks, recorded only while a request runs.
+    capture_sql: bool = option(_boolean, True)
+    capture_sql_parameters: bool = option(_boolean, False)  # masked like every value
+    capture_http_calls: bool = option(_boolean, True)
+    # A single query slower than this is flagged (django-debug-toolbar's SQL_WARNING_THRESHOLD).
+    slow_query_seconds: float = option(_number(positive=True), 0.5)
+    # Queries (and, separately, calls) kept per request; beyond it counted and summed.
+    max_queries_per_request: int = option(_number(integer=True, positive=True), 1000)
+    # N+1: one normalised statement from one call site at least this often, taking at least
+    # this long in all (Scout's N+1 insight; see docs).
+    n_plus_one_min_repeats: int = option(_number(integer=True, positive=True), 5)
+    n_plus_one_min_seconds: float = option(_number(), 0.15)
 
     def __init__(self, **values: Any) -> None:
         self._apply(_collect([(values, _field_label, False)]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .capture import Captured
 from .profiling import ProfileResult
 from .request import RequestRecord
 from .stats import Kind
@@ -44,6 +45,10 @@ class SlowEvent:
     record: RequestRecord | None = None
     call: dict[str, Any] | None = None  # for functions: qualname, module, masked arguments
     profile: ProfileResult | None = None
+    # Its SQL queries and outgoing HTTP calls (``capture``), None when it made none.
+    captured: Captured | None = None
+    origin: float = 0.0  # perf_counter at its start: captured times are relative to this
+    service: str = ""  # ``Config.service_name`` or the adapter's default
     # Later slow requests of the same endpoint, folded into this event while it waited in the
     # alert queue: they would be suppressed anyway, and must not take new endpoints' places.
     repeats: int = 0

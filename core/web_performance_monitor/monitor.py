@@ -20,6 +20,8 @@ from typing import Any, TypeVar, overload
 
 from .asgi import PerformanceMiddleware
 from .backoff import OverheadBackoff
+from .capture import Captured
+from .capture.context import CURRENT, leave, limits
 from .config import Config
 from .decorator import monitored
 from .events import Alert, SlowDetails, SlowEvent
@@ -42,6 +44,7 @@ __all__ = ["PerformanceMonitor"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _perf = time.perf_counter
+_reset = CURRENT.reset
 EXIT_SECONDS = 5.0  # at interpreter exit, for pending alerts of all monitors together
 # ``describe(monitor, subject)``: the monitor passes itself (its config, its masker).
 Describe = Callable[["PerformanceMonitor", Any], SlowDetails]
@@ -119,6 +122,7 @@ class PerformanceMonitor:
 
     def _build(self, config: Config) -> _Parts:
         logger.setLevel(config.log_level)
+        limits["max_records"] = config.max_queries_per_request
         for secret in config.secret_values():  # tokens, robot secrets, webhook keys
             register_secret(secret)
         config = resolve_paths(config)
@@ -252,7 +256,7 @@ class PerformanceMonitor:
         request needs. ``describe(self, subject)`` tells the rest, and is only called when slow.
         """
         end = _perf()
-        start, run, overhead = span
+        start, run, overhead, token = span
         duration = end - start
         limit = self._threshold if threshold is None else threshold
         key = (kind, method, where)
@@ -261,10 +265,16 @@ class PerformanceMonitor:
                 self._discard(run, None)
             except Exception as exc:
                 self.errors.report("stopping the profiler", exc)
+            if token is not None:
+                try:
+                    _reset(token)
+                except (ValueError, RuntimeError):  # finished in another context
+                    pass
         else:
             try:
                 self.stats.count_slow(key)
-                self._hand_off_slow(run, duration, limit, key, error, describe, subject)
+                self._hand_off_slow(run, start, duration, limit, key, error, describe, subject,
+                                    leave(token))
             except Exception as exc:
                 self.errors.report("finishing a request", exc)
         queue = self._durations.get(key)
@@ -276,8 +286,9 @@ class PerformanceMonitor:
         if len(overheads) >= CHECK_EVERY and self.stats.fold():
             self._check_overhead()
 
-    def _hand_off_slow(self, run: Any, duration: float, limit: float, key: EndpointKey,
-                       error: BaseException | None, describe: Describe, subject: Any) -> None:
+    def _hand_off_slow(self, run: Any, start: float, duration: float, limit: float,
+                       key: EndpointKey, error: BaseException | None, describe: Describe,
+                       subject: Any, captured: Captured | None) -> None:
         kind, _, where = key
         details = SlowDetails(path=where)
         with self.errors.guard("capturing request data"):
@@ -293,7 +304,8 @@ class PerformanceMonitor:
                           started_at=time.time() - duration, pid=os.getpid(),
                           thread=threading.current_thread().name, status=status,
                           error=type(error).__qualname__ if error else None, profile=profile,
-                          record=details.record, call=details.call)
+                          record=details.record, call=details.call, captured=captured,
+                          origin=start, service=self.config.service_name or "")
         if not self._queue(event):  # counted in alerts_dropped
             self._warn_once("queue full", "the alert queue is full (notify_queue_size, "
                             "notify_queue_bytes): slow requests are counted in "

@@ -192,10 +192,11 @@ def request_boundary(func: F) -> F:
     return func
 
 
-# One running request or call: (start, profile run, seconds the monitor spent starting it).
+# One running request or call: (start, profile run, seconds the monitor spent starting it,
+# the ``capture.context`` token of its holder of queries and calls, None when nested or failed).
 # A plain tuple: made on every request, and a tuple display costs less than any class. The run
 # is the engine's own handle (``FAILED`` when the profiler could not start).
-Span = tuple[float, Any, float]
+Span = tuple[float, Any, float, Any]
 
 
 def _unreported(where: str, exc: BaseException) -> None:

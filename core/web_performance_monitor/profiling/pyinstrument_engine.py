@@ -18,6 +18,7 @@ import time
 
 import pyinstrument
 
+from ..capture.context import enter
 from .base import (
     FAILED,
     NESTED,
@@ -68,12 +69,15 @@ class PyinstrumentProfiler(Profiler):
     def begin(self, takeover: bool = True) -> Span:
         started = _perf()
         run: ProfileRun = FAILED
+        token = None
         try:
             run = self._start(takeover) if self._profile_this_one() else SKIPPED
+            if run is not NESTED:  # a nested call's queries are its enclosing request's
+                token = enter([])
         except Exception as exc:
             self.report_error("starting the profiler", exc)
         now = _perf()
-        return (now, run, now - started)
+        return (now, run, now - started, token)
 
     def _start(self, takeover: bool) -> ProfileRun:
         current = _active.get()

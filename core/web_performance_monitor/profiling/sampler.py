@@ -33,6 +33,7 @@ from typing import Any
 
 from pyinstrument.session import Session
 
+from ..capture.context import enter
 from .base import (
     FAILED,
     MAX_DEPTH,
@@ -193,6 +194,7 @@ class SamplingProfiler(Profiler):
         """
         started = _perf()
         key: Any = FAILED
+        token = None
         try:
             if self.every == 1 or self._profile_this_one():
                 loop = _get_running_loop()
@@ -211,10 +213,12 @@ class SamplingProfiler(Profiler):
                     key = NESTED
             else:
                 key = SKIPPED
+            if key is not NESTED:  # a nested call's queries are its enclosing request's
+                token = enter([])
         except Exception as exc:
             self.report_error("starting the profiler", exc)
         now = _perf()
-        return (now, key, now - started)
+        return (now, key, now - started, token)
 
     def end(self, run: Any, keep: bool) -> ProfileResult | None:
         """``run`` is the registration key ``begin`` handed back (or a ``ProfileRun`` sentinel)."""

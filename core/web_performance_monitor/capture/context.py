@@ -1,0 +1,167 @@
+"""The queries and outgoing calls of the monitored request or call running now.
+
+The profiler's ``begin`` puts a fresh holder (an empty list) into ``CURRENT`` for each request
+or call that is not nested in another one, and the monitor's ``finish`` resets it. A
+``ContextVar`` follows the work where the work goes: into child tasks, ``asyncio.to_thread``,
+Django's ``sync_to_async`` and ``contextvars.copy_context().run`` (they copy the context), so
+a query run from a thread pool on behalf of a request is that request's query.
+
+A hook (Django's execute wrapper, SQLAlchemy's cursor events, the HTTP clients' hooks) calls
+``current()``: None outside a monitored request or call (the hook does nothing more), else the
+request's ``Captured``, made at its first query. A request without queries or calls pays one
+``ContextVar.set`` and one ``reset``, nothing else.
+
+Records hold raw values (statement, URL, parameters when asked for): normalising, masking and
+rendering happen on the background worker, for slow requests only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from types import CodeType, FrameType
+from typing import Any
+
+# The holder of the request running in this context: [] until its first query or call, then
+# [Captured]. None outside monitored requests and calls.
+CURRENT: ContextVar[list[Captured] | None] = ContextVar("wpm_captured", default=None)
+enter = CURRENT.set  # ``begin``: token = enter([])
+
+# (file, function, line) of the application's own code that issued a query or call.
+Site = tuple[str, str, int]
+
+
+@dataclass(slots=True)
+class Query:
+    """One SQL statement as the driver ran it.
+
+    ``statement`` is the raw SQL (literals and all: normalised to ``?`` on the worker, never
+    shown raw); ``parameters`` is None unless ``capture_sql_parameters`` is on. Times are
+    ``time.perf_counter`` seconds: ``start`` absolute, ``duration`` relative.
+    """
+
+    statement: str
+    start: float
+    duration: float
+    database: str  # Django's alias, or SQLAlchemy's engine name (driver://host/db, no password)
+    vendor: str  # "sqlite", "postgresql", ...
+    site: Site | None
+    rows: int | None = None  # executemany: the number of parameter sets
+    parameters: Any = None
+    error: str | None = None  # the exception type the driver raised, if it did
+
+
+@dataclass(slots=True)
+class Call:
+    """One outgoing HTTP call (``url`` raw: its query values are masked on the worker)."""
+
+    method: str
+    url: str
+    start: float
+    duration: float
+    library: str  # "requests", "httpx", "aiohttp", "http.client", ...
+    site: Site | None
+    status: int | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class Captured:
+    """What one request or call did, bounded by ``limit`` records of each kind.
+
+    Beyond the limit records are counted (number and seconds) and not kept: a request issuing
+    a million queries keeps a bounded report and bounded memory.
+    """
+
+    limit: int = 1000
+    queries: list[Query] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    queries_dropped: int = 0
+    queries_dropped_seconds: float = 0.0
+    calls_dropped: int = 0
+    calls_dropped_seconds: float = 0.0
+
+    def add_query(self, query: Query) -> None:
+        if len(self.queries) < self.limit:
+            self.queries.append(query)
+        else:
+            self.queries_dropped += 1
+            self.queries_dropped_seconds += query.duration
+
+    def add_call(self, call: Call) -> None:
+        if len(self.calls) < self.limit:
+            self.calls.append(call)
+        else:
+            self.calls_dropped += 1
+            self.calls_dropped_seconds += call.duration
+
+
+# Set by the monitor from ``max_queries_per_request`` (one process-wide value: the last
+# monitor configured wins, which is what one app with one monitor means).
+limits = {"max_records": 1000}
+
+
+def current() -> Captured | None:
+    """The running request's ``Captured`` (made now if this is its first record), or None."""
+    holder = CURRENT.get()
+    if holder is None:
+        return None
+    if not holder:
+        holder.append(Captured(limits["max_records"]))
+    return holder[0]
+
+
+def leave(token: Token[list[Captured] | None] | None) -> Captured | None:
+    """``finish``: what the request captured (None if nothing), and the context reset."""
+    if token is None:
+        return None
+    holder = CURRENT.get()
+    try:
+        CURRENT.reset(token)
+    except (ValueError, RuntimeError):  # finished in another context (a server's choice)
+        pass
+    return holder[0] if holder else None
+
+
+# --- the application's own line ---------------------------------------------------------------
+
+_package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_library_roots = tuple(sorted({
+    os.path.abspath(path) + os.sep
+    for path in (*(sysconfig.get_paths().get(name) for name in ("stdlib", "platstdlib",
+                                                                "purelib", "platlib")),
+                 sys.prefix, sys.base_prefix, sys.exec_prefix, _package)
+    if path
+}))
+_is_app: dict[CodeType, bool] = {}
+
+
+def _app_code(code: CodeType) -> bool:
+    """Whether ``code`` is the application's own: not the standard library, not an installed
+    package, not this monitor. (pyinstrument's "library code" rule, by file location.)"""
+    filename = code.co_filename
+    if not filename or filename.startswith("<"):
+        return False
+    path = os.path.abspath(filename)
+    return not path.startswith(_library_roots) and "site-packages" not in path \
+        and "dist-packages" not in path
+
+
+def app_site(frame: FrameType | None) -> Site | None:
+    """The innermost frame of the application's own code from ``frame`` outwards, or None.
+
+    Each code object is classified once (a dict lookup per frame after that).
+    """
+    cache = _is_app
+    while frame is not None:
+        code = frame.f_code
+        app = cache.get(code)
+        if app is None:
+            app = cache[code] = _app_code(code)
+        if app:
+            return (code.co_filename, code.co_qualname, frame.f_lineno)
+        frame = frame.f_back
+    return None
