@@ -49,6 +49,7 @@ class SlowEvent:
     captured: Captured | None = None
     origin: float = 0.0  # perf_counter at its start: captured times are relative to this
     service: str = ""  # ``Config.service_name`` or the adapter's default
+    framework: str = ""  # what served it, e.g. "Flask 3.1.3" (the adapter tells the monitor)
     # Later slow requests of the same endpoint, folded into this event while it waited in the
     # alert queue: they would be suppressed anyway, and must not take new endpoints' places.
     repeats: int = 0
