@@ -24,6 +24,7 @@ from .capture import Captured
 from .capture.context import CURRENT, leave, limits
 from .config import Config
 from .decorator import monitored
+from .diagnosis import Rules
 from .events import Alert, SlowDetails, SlowEvent
 from .files import resolve_paths
 from .log import ErrorLog, logger
@@ -400,7 +401,7 @@ class PerformanceMonitor:
                                 "sent with the endpoint's next slow request")
                 return
             alert = build_alert(event, parts.masker, parts.config.trace_headers,
-                                claim.suppressed_before)
+                                claim.suppressed_before, Rules.of(parts.config))
             self._deliver(parts, alert, claim)
 
     def _claim(self, parts: _Parts, endpoint: str) -> Claim | None:

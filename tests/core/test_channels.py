@@ -133,7 +133,7 @@ def test_every_message_says_the_same_facts() -> None:
         "Duration **2.500 s** (threshold 1.000 s), status 503",
         "Service `shop`",
         "Trace id `abc123`",
-        "Hot functions: `execute (db.py:8)` 1.900 s, `render (v.py:4)` 0.200 s, "
+        "Hot lines: `execute (db.py:8)` 1.900 s, `render (v.py:4)` 0.200 s, "
         "`a (a.py:1)` 0.100 s",
         "4 more slow requests since the previous alert were not alerted",
         f"[Open the report](https://r.example.com/wpm/{alert.filename})",

@@ -52,7 +52,7 @@ class HotLine:
     @property
     def where(self) -> str:
         """``catalog/views.py:27``."""
-        return f"{_short(self.file)}:{self.line}"
+        return f"{short_path(self.file)}:{self.line}"
 
     @property
     def label(self) -> str:
@@ -75,12 +75,16 @@ class ProfileResult:
     session: Session | None = None
     note: str | None = None
     cpu: tuple[float, float] | None = None
+    # The script-src sources of the last ``render_html`` page: a page embedding it through
+    # ``srcdoc`` passes its policy on to it, so that policy must allow these scripts too.
+    script_sources: str = ""
 
     def render_html(self) -> str | None:
         """pyinstrument's interactive page, made safe to open (see ``_interactive_page``)."""
         if self.session is None:
             return None
-        return _interactive_page(self.session)
+        page, self.script_sources = _interactive_page(self.session)
+        return page
 
     def render_text(self) -> str | None:
         """The call tree as text, without pyinstrument's header (its local-time clock and a
@@ -152,7 +156,7 @@ def _attribute(stack: list[str]) -> tuple[tuple[str, str, int], bool, str] | Non
             innermost = (function, filename, line)
         if _app_file(filename):
             via = "" if innermost[1] == filename and innermost[0] == function else \
-                f"{innermost[0]} ({_short(innermost[1])})"
+                f"{innermost[0]} ({short_path(innermost[1])})"
             return (function, filename, line), waiting, via
     if innermost is None:
         return None
@@ -169,7 +173,7 @@ def _app_file(filename: str) -> bool:
 # pyinstrument embeds its JSON in a <script> as is: a function or file named "</script><img
 # src=x onerror=...>" ended the script and ran as markup. As JSON string escapes these characters
 # mean the same, and "<", ">" and "&" occur only inside strings.
-_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
                               "\u2028": "\\u2028", "\u2029": "\\u2029"})
 # The page runs in an iframe sandboxed without allow-same-origin, where reading localStorage or
 # sessionStorage throws; pyinstrument's viewer keeps its view settings there, so it gets a
@@ -200,23 +204,23 @@ def _sha256(script: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
 
 
-def _interactive_page(session: Session) -> str:
+def _interactive_page(session: Session) -> tuple[str, str]:
     """pyinstrument's ``HTMLRenderer`` page, with its data escaped for the script it lands in
     and a Content-Security-Policy that runs only these three scripts (by hash): markup that
-    still slipped in could not run anything."""
+    still slipped in could not run anything. Also the policy's script sources."""
     js, css = _viewer()
-    data = JSONForHTMLRenderer().render(session).translate(_SCRIPT_SAFE)
+    data = JSONForHTMLRenderer().render(session).translate(SCRIPT_SAFE)
     render = f"pyinstrumentHTMLRenderer.render(document.getElementById('app'), {data});"
-    policy = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src "
-              + " ".join(_sha256(script) for script in (_STORAGE, js, render)))
+    sources = " ".join(_sha256(script) for script in (_STORAGE, js, render))
+    policy = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {sources}"
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
             f"<style>{css}{_HIDDEN}</style></head><body><div id=\"app\"></div>"
             f"<script>{_STORAGE}</script><script>{js}</script><script>{render}</script>"
-            "</body></html>")
+            "</body></html>"), sources
 
 
-def _short(path: str) -> str:
+def short_path(path: str) -> str:
     """The last two parts of a file path: enough to find it, short enough for a chat line."""
     return "/".join(path.replace("\\", "/").split("/")[-2:])
 

@@ -134,20 +134,24 @@ class Tick:
         self._cpu: dict[int, tuple[float | None, bool]] = {}
 
     def cpu(self, thread_id: int) -> tuple[float | None, bool]:
-        """(CPU seconds the thread has used, or None; whether it used under ``IDLE_SHARE`` of
-        the time since the previous wake-up that looked: then a leaf in a C call waits there,
-        it does not compute). Not idle when it cannot be told."""
+        """(CPU seconds the thread has used, or None; whether it was idle: it used under
+        ``IDLE_SHARE`` of the last ``IDLE_WINDOW`` or more, so a leaf in a C call waits there
+        rather than computes). Not idle when that cannot be told."""
         seen = self._cpu.get(thread_id)
         if seen is None:
             now = time.perf_counter()
             cpu = thread_cpu(thread_id)
-            before = _cpu_seen.get(thread_id)
-            idle = (cpu is not None and before is not None
-                    and cpu - before[0] < IDLE_SHARE * (now - before[1]))
+            idle = False
             if cpu is not None:
-                if len(_cpu_seen) > 10_000:
-                    _cpu_seen.clear()
-                _cpu_seen[thread_id] = (cpu, now)
+                before = _cpu_seen.get(thread_id)
+                if before is None or now - before[1] >= IDLE_WINDOW:
+                    if before is not None:
+                        idle = cpu - before[0] < IDLE_SHARE * (now - before[1])
+                    if len(_cpu_seen) > 10_000:
+                        _cpu_seen.clear()
+                    _cpu_seen[thread_id] = (cpu, now, idle)
+                else:  # too soon to judge again: the last verdict holds
+                    idle = before[2]
             seen = self._cpu[thread_id] = (cpu, idle)
         return seen
 
@@ -171,11 +175,13 @@ class Tick:
         return self._pool
 
 
-# A thread that used less CPU than this share of the time between two looks was blocked (a
-# busy thread on a crowded machine still gets far more than this).
+# A thread that used less CPU than this share of at least IDLE_WINDOW seconds was blocked (a
+# busy thread on a crowded machine still gets far more than this over that long).
 IDLE_SHARE = 0.1
-# thread id -> (its CPU seconds, perf_counter) at the last look (sampler thread only).
-_cpu_seen: dict[int, tuple[float, float]] = {}
+IDLE_WINDOW = 0.02
+# thread id -> (its CPU seconds, perf_counter, idle verdict) at the last judgement (sampler
+# thread only).
+_cpu_seen: dict[int, tuple[float, float, bool]] = {}
 
 
 def thread_cpu(thread_id: int) -> float | None:
