@@ -368,7 +368,10 @@ class Config:
     # Queries (and, separately, calls) kept per request; beyond it counted and summed.
     max_queries_per_request: int = option(_number(integer=True, positive=True), 1000)
     # N+1: one normalised statement from one call site at least this often, taking at least
-    # this long in all (Scout's N+1 insight; see docs).
+    # this long in all. Scout APM's N+1 insight (scout_apm/core/n_plus_one_tracker.py:
+    # COUNT_THRESHOLD = 5, DURATION_THRESHOLD = 0.150 s); Sentry's N+1 detector counts 5
+    # repeats too, over a lower 50 ms (its performance.issues.n_plus_one_db options): a report
+    # is already about a slow request, so Scout's 150 ms keeps it to loops that matter.
     n_plus_one_min_repeats: int = option(_number(integer=True, positive=True), 5)
     n_plus_one_min_seconds: float = option(_number(), 0.15)
 

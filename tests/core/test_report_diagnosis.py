@@ -177,5 +177,6 @@ def test_time_blocked_in_a_c_call_is_waiting_on_that_line(monitor: PerformanceMo
     line = sleepy_app.__code__.co_firstlineno + 1
     assert alert.headline.endswith(f"s waiting at `core/test_report_diagnosis.py:{line}`"), \
         alert.headline
-    assert alert.hot_frames[0][0] == f"[waiting] in sleepy_app (core/test_report_diagnosis.py:{line})"
+    assert alert.hot_frames[0][0] == \
+        f"[waiting] in sleepy_app (core/test_report_diagnosis.py:{line})"
     assert "[self]" not in alert.message
