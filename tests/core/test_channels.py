@@ -142,6 +142,20 @@ def test_every_message_says_the_same_facts() -> None:
                                                    "self_seconds": 1.9}
 
 
+def test_every_message_opens_with_why_it_was_slow(
+        make_monitor: Callable[..., PerformanceMonitor], receiver: FakeChat) -> None:
+    monitor = make_monitor(webhook_url=receiver.url, webhook_secret=RECEIVER_SECRET)
+    _slow_request(monitor)
+    assert monitor.flush(10)
+    [alert_json] = receiver.accepted
+    assert alert_json["diagnosis"].startswith(f"{alert_json['duration_seconds']:.2f} s: ")
+    alert = sample_alert()
+    alert.headline = ("2.50 s: 2.40 s in 6 SQL queries (N+1: `SELECT * FROM t WHERE id = ?` "
+                      "×6 at `app/views.py:9`), 0.10 s in Python at `app/views.py:4`")
+    lines = markdown(Facts.of(alert, None, None))
+    assert lines[0] == alert.headline and lines[1].startswith("**web-performance-monitor")
+
+
 def test_dingtalk_signed_markdown_with_keyword_and_at(
         make_monitor: Callable[..., PerformanceMonitor], dingtalk: FakeChat) -> None:
     monitor = make_monitor(dingtalk_webhook_url=dingtalk.url, dingtalk_secret=DINGTALK_SECRET,
