@@ -306,7 +306,9 @@ def _headline(found: Diagnosis, rules: Rules) -> list[tuple[str, bool]]:
             top = found.n_plus_one[0]
             add(" (N+1: ")
             add(brief(top.statement), True)
-            add(f" ×{top.repeats:,} at ")
+            kept = found.sql_count - found.queries_dropped
+            among = f" of the first {kept:,} kept" if found.queries_dropped else ""
+            add(f" ×{top.repeats:,}{among} at ")
             add(where(top.site), True)
             add(")")
         elif slow is not None and slow.max >= rules.slow_query_seconds:

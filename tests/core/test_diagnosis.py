@@ -124,6 +124,9 @@ def test_queries_beyond_the_limit_are_counted_in_the_totals(
     assert (found.sql_count, found.queries_dropped) == (5000, 4000)
     assert found.sql_seconds == pytest.approx(5.0)
     assert found.queries[0].count == 1000
+    assert found.headline_text.startswith(  # an N+1 counted among the kept ones says so
+        "9.00 s: 5.00 s in 5,000 SQL queries (N+1: `SELECT ?` ×1,000 of the first 1,000 kept "
+        "at `catalog/views.py:27`)")
 
 
 def test_parameters_are_masked_by_column_and_by_content() -> None:

@@ -154,7 +154,7 @@ def _attribute(stack: list[str]) -> tuple[tuple[str, str, int], bool, str] | Non
             continue  # a label of ours or pyinstrument's, a built-in
         if innermost is None:
             innermost = (function, filename, line)
-        if _app_file(filename):
+        if is_app_file(filename):
             via = "" if innermost[1] == filename and innermost[0] == function else \
                 f"{innermost[0]} ({short_path(innermost[1])})"
             return (function, filename, line), waiting, via
@@ -164,9 +164,10 @@ def _attribute(stack: list[str]) -> tuple[tuple[str, str, int], bool, str] | Non
 
 
 @lru_cache(maxsize=4096)
-def _app_file(filename: str) -> bool:
-    """``capture.context``'s rule of the application's own code, for a file name (it judges
-    code objects: one made for the name, once per name)."""
+def is_app_file(filename: str) -> bool:
+    """Whether code in ``filename`` is the application's own: ``capture.context``'s rule (not
+    the standard library, an installed package or this monitor), which judges code objects:
+    one is made for the name, once per name."""
     return _app_code(compile("", filename, "exec"))
 
 

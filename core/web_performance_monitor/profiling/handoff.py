@@ -41,8 +41,7 @@ from typing import Any
 
 from pyinstrument.frame import AWAIT_FRAME_IDENTIFIER
 
-from ..capture.context import _app_code, _is_app
-from .base import MAX_DEPTH, TRUNCATED, WAITING, label
+from .base import MAX_DEPTH, TRUNCATED, WAITING, is_app_file, label
 
 MAX_BRANCHES = 16  # stacks per sample of one request (a gather of 1,000 tasks shows 16)
 MAX_HOPS = 8  # task -> child task -> thread ... levels followed
@@ -51,6 +50,7 @@ UNSEEN = label("[await: running in an executor whose threads cannot be sampled "
                "(another process?)]")
 _WORK_ITEM_RUN = concurrent.futures.thread._WorkItem.run.__code__
 _identifiers: dict[CodeType, str] = {}
+_is_app: dict[CodeType, bool] = {}  # code -> whether it is the application's (``frame_id``)
 _bytecode: dict[CodeType, bytes] = {}
 _CALL_OPCODES = frozenset(dis.opmap[name] for name in ("CALL", "CALL_FUNCTION_EX", "PRECALL",
                                                          "CALL_FUNCTION", "CALL_METHOD",
@@ -76,7 +76,9 @@ def frame_id(frame: FrameType) -> str:
     code = frame.f_code
     app = _is_app.get(code)
     if app is None:
-        app = _is_app[code] = _app_code(code)
+        if len(_is_app) > 100_000:
+            _is_app.clear()
+        app = _is_app[code] = is_app_file(code.co_filename)
     if app:
         return f"{identifier(code)}\x01l{frame.f_lineno}"
     return identifier(code)
