@@ -50,7 +50,12 @@ UNSEEN = label("[await: running in an executor whose threads cannot be sampled "
                "(another process?)]")
 _WORK_ITEM_RUN = concurrent.futures.thread._WorkItem.run.__code__
 _identifiers: dict[CodeType, str] = {}
-_is_app: dict[CodeType, bool] = {}  # code -> whether it is the application's (``frame_id``)
+# ``frame_id``'s caches, keyed by ``id`` (a code object's own hash covers its constants, at
+# every lookup) and holding the code (so the id is not reused while the entry lives):
+# id -> (code, identifier, whether it is the application's), and (id of an application code
+# object, instruction offset) -> (that code, identifier with the line).
+_frame_ids: dict[int, tuple[CodeType, str, bool]] = {}
+_lined: dict[tuple[int, int], tuple[CodeType, str]] = {}
 _bytecode: dict[CodeType, bytes] = {}
 _CALL_OPCODES = frozenset(dis.opmap[name] for name in ("CALL", "CALL_FUNCTION_EX", "PRECALL",
                                                          "CALL_FUNCTION", "CALL_METHOD",
@@ -70,18 +75,28 @@ def identifier(code: CodeType) -> str:
 
 
 def frame_id(frame: FrameType) -> str:
-    """``identifier`` of the frame's code; for the application's own code (``capture.context``'s
-    rule, one dict lookup per frame) with the line it is on, as pyinstrument's ``\x01l``
-    attribute: the report names the user's line, not only the function."""
+    """``identifier`` of the frame's code; for the application's own code (``is_app_file``)
+    with the line it is on, as pyinstrument's ``\x01l`` attribute: the report names the
+    user's line, not only the function. Cached per code object and per (code, instruction):
+    ``f_lineno`` scans the code's line table, and a sample reads a whole stack."""
     code = frame.f_code
-    app = _is_app.get(code)
-    if app is None:
-        if len(_is_app) > 100_000:
-            _is_app.clear()
-        app = _is_app[code] = is_app_file(code.co_filename)
-    if app:
-        return f"{identifier(code)}\x01l{frame.f_lineno}"
-    return identifier(code)
+    known = _frame_ids.get(id(code))
+    if known is None or known[0] is not code:
+        if len(_frame_ids) > 100_000:
+            _frame_ids.clear()
+        known = _frame_ids[id(code)] = (code, identifier(code), is_app_file(code.co_filename))
+    _, ident, app = known
+    if not app:
+        return ident
+    key = (id(code), frame.f_lasti)
+    lined = _lined.get(key)
+    if lined is not None and lined[0] is code:
+        return lined[1]
+    text = f"{ident}\x01l{frame.f_lineno}"
+    if len(_lined) > 100_000:
+        _lined.clear()
+    _lined[key] = (code, text)  # the code is kept: its id is not reused while this lives
+    return text
 
 
 def in_c_call(frame: FrameType) -> bool:
