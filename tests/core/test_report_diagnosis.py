@@ -22,8 +22,11 @@ from werkzeug.test import Client
 
 from tests.conftest import RecordingNotifier, busy
 from web_performance_monitor import PerformanceMonitor
-from web_performance_monitor.capture.context import Query, app_site, current
-from web_performance_monitor.events import Alert
+from web_performance_monitor.capture import Captured
+from web_performance_monitor.capture.context import Call, Query, app_site, current
+from web_performance_monitor.events import Alert, SlowEvent
+from web_performance_monitor.masking import Masker
+from web_performance_monitor.report import build_alert
 
 EVENT_JSON = re.compile(r"<script type=application/json id=wpm-event>(.*?)</script>", re.S)
 
@@ -180,3 +183,31 @@ def test_time_blocked_in_a_c_call_is_waiting_on_that_line(monitor: PerformanceMo
     assert alert.hot_frames[0][0] == \
         f"[waiting] in sleepy_app (core/test_report_diagnosis.py:{line})"
     assert "[self]" not in alert.message
+
+
+def event_with(captured: Captured) -> SlowEvent:
+    return SlowEvent(kind="request", endpoint="GET /orders", duration=9.0, threshold=1.0,
+                     started_at=time.time(), pid=1, thread="MainThread", status=200,
+                     captured=captured, service="shop", framework="Flask 3.1.3")
+
+
+def test_queries_not_kept_are_counted_in_the_report() -> None:
+    captured = Captured(limit=1000)
+    for _ in range(5000):
+        captured.add_query(Query("SELECT * FROM t WHERE id = %s", 0.0, 0.0005, "default",
+                                 "sqlite", ("/srv/app/views.py", "orders", 9)))
+    alert = build_alert(event_with(captured), Masker(), [], 0)
+    assert "1,000 kept, 4,000 more not kept: 2.000 s" in alert.html
+    assert alert.facts["queries"]["not_kept"] == 4000
+    assert "framework</th><td>Flask 3.1.3" in alert.html
+
+
+def test_a_secret_in_an_outgoing_url_reaches_no_report_message_or_json() -> None:
+    captured = Captured()
+    captured.add_call(Call("GET", "https://svc:pa55word@api.example.com/v1/users/42?"
+                           "api_key=S3CRET-KEY&page=2", 0.0, 2.0, "requests",
+                           ("/srv/app/views.py", "orders", 12), 200))
+    alert = build_alert(event_with(captured), Masker(), [], 0)
+    for text in (alert.html, alert.message, json.dumps(alert.facts)):
+        assert "S3CRET-KEY" not in text and "pa55word" not in text
+    assert "GET https://api.example.com/v1/users/{id}?…" in alert.headline
