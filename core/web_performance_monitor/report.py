@@ -110,7 +110,8 @@ h2{font-size:15px;margin:12px 0 8px}table{border-collapse:collapse;width:100%}
 th,td{text-align:left;vertical-align:top;padding:3px 10px 3px 0;
   border-bottom:1px solid #f0f1f4;word-break:break-all}
 th{width:220px;color:#5a6275;font-weight:600}
-table.grid th{width:auto;border-bottom:2px solid #e1e4ea}
+table.grid th{width:auto;border-bottom:2px solid #e1e4ea;white-space:nowrap}
+table.grid td.site{white-space:nowrap;word-break:normal}
 table.grid td.n{text-align:right;white-space:nowrap;word-break:normal}
 table.grid td code{font-size:12px;word-break:break-word}
 .flag{display:inline-block;font-size:11px;font-weight:700;padding:0 5px;margin:0 4px 2px 0;
@@ -124,15 +125,18 @@ iframe{width:100%;height:720px;border:1px solid #e1e4ea;border-radius:4px}
 
 
 def _site_cell(site: Site | None) -> str:
+    """A call site cell (a ``\x01`` start: the cell keeps to one line)."""
     if site is None:
-        return "<span class=muted>-</span>"
-    return f"<code>{_e(where(site))}</code> <span class=muted>{_e(site[1])}</span>"
+        return "\x01<span class=muted>-</span>"
+    return f"\x01<code>{_e(where(site))}</code> <span class=muted>{_e(site[1])}</span>"
 
 
 def _grid(head: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
-    """A table of already-escaped cells (a cell starting ``\x00`` is a right-aligned number)."""
+    """A table of already-escaped cells (a cell starting ``\x00`` is a right-aligned number,
+    ``\x01`` a call site)."""
     def cell(value: str) -> str:
-        return f"<td class=n>{value[1:]}</td>" if value.startswith("\x00") else f"<td>{value}</td>"
+        kind = {"\x00": " class=n", "\x01": " class=site"}.get(value[:1])
+        return f"<td{kind}>{value[1:]}</td>" if kind else f"<td>{value}</td>"
     body = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in rows)
     heading = "".join(f"<th>{_e(h)}</th>" for h in head)
     return f"<table class=grid><tr>{heading}</tr>{body}</table>"
