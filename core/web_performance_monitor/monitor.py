@@ -23,6 +23,7 @@ from .asgi import PerformanceMiddleware
 from .backoff import OverheadBackoff
 from .capture import Captured
 from .capture.context import CURRENT, leave, limits
+from .capture.http_calls import capture_calls
 from .config import Config
 from .decorator import monitored
 from .events import Alert, SlowDetails, SlowEvent
@@ -133,11 +134,14 @@ class PerformanceMonitor:
         for notifier in notifiers:
             notifier.report_error = self.errors.report
         cap = config.max_alerts_per_minute
-        return _Parts(config, Masker(config.sensitive_keys), self._open_store(config), notifiers,
+        parts = _Parts(config, Masker(config.sensitive_keys), self._open_store(config), notifiers,
                       [notifier for notifier in notifiers if notifier.local],
                       [self._channel(notifier, config) for notifier in notifiers
                        if not notifier.local],
                       RateLimit(cap, 60.0) if cap else None)
+        with self.errors.guard("hooking outgoing HTTP calls"):
+            capture_calls(self, config.capture_http_calls)
+        return parts
 
     def _channel(self, notifier: Notifier, config: Config) -> Channel:
         return Channel(notifier, retries=config.notify_retries, retry_delay=self._retry_delay,
@@ -579,6 +583,8 @@ class PerformanceMonitor:
         self._close_channels(self._parts.channels, max(0.0, deadline - time.monotonic()), final)
         if final:
             self._profiler.close()
+            with self.errors.guard("unhooking outgoing HTTP calls"):
+                capture_calls(self, False)
         with self.errors.guard("closing"):
             self._parts.store.close()
             for notifier in self._parts.notifiers:
