@@ -20,7 +20,7 @@ from .http_patch import Patch, errors
 __all__ = ["capture_calls", "installed"]
 
 _lock = threading.RLock()  # re-entrant: a finalizer may run during a collection under it
-_owners: dict[int, weakref.finalize] = {}  # id(monitor) -> its finalizer
+_owners: dict[int, weakref.finalize[[int], object]] = {}  # id(monitor) -> its finalizer
 _patches: list[Patch] | None = None  # made at the first install
 
 
