@@ -16,6 +16,7 @@ from tests.fake_server import FakeServer
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between headers and body
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -79,8 +79,10 @@ def _getresponse(real: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _begin(conn: HTTPConnection, method: str, url: str, caller: FrameType) -> None:
-    with errors.guard(WHAT):
+    try:
         setattr(conn, ATTR, start(caller, "status", _describe, conn, method, url, caller))
+    except Exception as exc:  # a connection class refusing new attributes
+        errors.report(WHAT, exc)
 
 
 def _take(conn: HTTPConnection) -> Pending | None:
