@@ -135,12 +135,12 @@ class PerformanceMonitor:
             notifier.report_error = self.errors.report
         cap = config.max_alerts_per_minute
         parts = _Parts(config, Masker(config.sensitive_keys), self._open_store(config), notifiers,
-                      [notifier for notifier in notifiers if notifier.local],
-                      [self._channel(notifier, config) for notifier in notifiers
-                       if not notifier.local],
-                      RateLimit(cap, 60.0) if cap else None)
+                       [notifier for notifier in notifiers if notifier.local],
+                       [self._channel(notifier, config) for notifier in notifiers
+                        if not notifier.local],
+                       RateLimit(cap, 60.0) if cap else None)
         with self.errors.guard("hooking outgoing HTTP calls"):
-            capture_calls(self, config.capture_http_calls)
+            capture_calls(self, self.errors if config.capture_http_calls else None)
         return parts
 
     def _channel(self, notifier: Notifier, config: Config) -> Channel:
@@ -584,7 +584,7 @@ class PerformanceMonitor:
         if final:
             self._profiler.close()
             with self.errors.guard("unhooking outgoing HTTP calls"):
-                capture_calls(self, False)
+                capture_calls(self, None)
         with self.errors.guard("closing"):
             self._parts.store.close()
             for notifier in self._parts.notifiers:

@@ -98,22 +98,25 @@ def outcome(job: Callable[..., Any], *args: Any) -> Any:
         return exc
 
 
-Run = Callable[..., tuple[Any, SlowEvent]]
+class Run:
+    """``run(job, *args)``: ``job`` as one monitored call, always slow (threshold 0): what it
+    returned or raised, and its slow event."""
+
+    def __init__(self, monitor: PerformanceMonitor, recorder: RecordingNotifier) -> None:
+        self.monitor, self.recorder = monitor, recorder
+
+    def __call__(self, job: Callable[..., Any], *args: Any) -> tuple[Any, SlowEvent]:
+        result = outcome(self.monitor.create_decorator(job), *args)
+        assert self.monitor.flush()
+        return result, self.recorder.alerts[-1].event
 
 
 @pytest.fixture
 def run(make_monitor: Callable[..., PerformanceMonitor], recorder: RecordingNotifier) -> Run:
-    """``run(job, *args)``: ``job`` as one monitored call, always slow (threshold 0): what it
-    returned or raised, and its slow event. The monitor exists before the test's first call."""
+    """A monitor made before the test's first call, each call of it slow, as ``Run``."""
     monitor = make_monitor(threshold_seconds=0, alert_window_days=0)
     monitor.add_notifier(recorder)
-
-    def run(job: Callable[..., Any], *args: Any) -> tuple[Any, SlowEvent]:
-        result = outcome(monitor.create_decorator(job), *args)
-        assert monitor.flush()
-        return result, recorder.alerts[-1].event
-
-    return run
+    return Run(monitor, recorder)
 
 
 def calls_of(event: SlowEvent) -> list[Call]:
@@ -228,13 +231,13 @@ def test_a_fault_in_the_hook_never_changes_the_call(run: Run, http_target: str,
     url = f"{http_target}/fault?token=URL-SECRET-1&status=201"
     refused = f"http://127.0.0.1:{free_port()}/down?token=URL-SECRET-2"
     expected_error = type(outcome(client, refused))
-    failures = http_patch.errors.counts[http_patch.WHAT]
+    run.monitor.reset_stats()
     monkeypatch.setattr(*HOOK_FAULTS[fault], _raise)
     result, event = run(client, url)
     assert result == (201, "ok /fault")
     assert type(run(client, refused)[0]) is expected_error
     assert event.captured is None or event.captured.calls == []
-    assert http_patch.errors.counts[http_patch.WHAT] >= failures + 2
+    assert run.monitor.get_stats()["internal_errors"][http_patch.WHAT] == 2
     assert "URL-SECRET" not in caplog.text
 
 

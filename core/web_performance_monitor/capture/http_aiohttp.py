@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from .http_patch import WHAT, Patch, errors, monitored, start
+from .http_patch import WHAT, Patch, monitored, report, start
 
 __all__ = ["TRACE", "patches"]
 
@@ -68,7 +68,7 @@ def _session_init(real: Callable[..., None]) -> Callable[..., None]:
             if TRACE not in configs:
                 kwargs["trace_configs"] = [*configs, TRACE]
         except Exception as exc:
-            errors.report(WHAT, exc)
+            report(WHAT, exc)
         real(self, *args, **kwargs)
 
     return __init__

@@ -3,9 +3,8 @@
 A hook's first step outside a monitored request is one ``ContextVar.get`` (``monitored()``),
 then the library's own function, nothing else. Inside one it calls ``start`` when the request
 leaves and ``Pending.finish`` when the answer's headers arrived or the library raised. Both
-are guarded: a failure of the monitor is logged once (``errors``, the ``web_performance_monitor``
-logger) and the call goes on as if no monitor were there; what the library returns or raises
-reaches the application unchanged.
+are guarded: a failure of the monitor is logged and counted (``report``) and the call goes on as
+if no monitor were there; what the library returns or raises reaches the application unchanged.
 """
 
 from __future__ import annotations
@@ -18,16 +17,25 @@ from typing import Any
 from ..log import ErrorLog
 from .context import CURRENT, Call, Captured, Site, app_site, current
 
-__all__ = ["Patch", "Pending", "errors", "monitored", "start"]
+__all__ = ["WHAT", "Patch", "Pending", "error_logs", "monitored", "report", "start"]
 
 WHAT = "capturing an outgoing HTTP call"
-# The hooks are process-wide, not a monitor's: their failures are counted and logged here.
-errors = ErrorLog()
+# The hooks are the process's, not one monitor's: their failures go to the error log of each
+# monitor capturing calls now (``http_calls`` keeps this list), so they are logged once per
+# kind and counted in its ``get_stats()["internal_errors"]``; with none, to ``_unowned``.
+error_logs: list[ErrorLog] = []
+_unowned = ErrorLog()
 monitored = CURRENT.get  # None outside a monitored request or call
 _perf = time.perf_counter
 
 # ``describe(*args) -> (method, url, library)``, called only inside a monitored request.
 Describe = Callable[..., tuple[str, str, str]]
+
+
+def report(what: str, exc: BaseException) -> None:
+    """A failure of the monitor in a hook (or in installing one): logged and counted."""
+    for log in error_logs or (_unowned,):
+        log.report(what, exc)
 
 
 class Pending:
@@ -53,7 +61,7 @@ class Pending:
                 self.method, self.url, self.start, end - self.start, self.library, self.site,
                 status, None if error is None else type(error).__qualname__))
         except Exception as exc:
-            errors.report(WHAT, exc)
+            report(WHAT, exc)
 
 
 def start(frame: FrameType | None, status_attr: str, describe: Describe,
@@ -67,7 +75,7 @@ def start(frame: FrameType | None, status_attr: str, describe: Describe,
         method, url, library = describe(*args)
         return Pending(captured, method, url, library, app_site(frame), status_attr)
     except Exception as exc:
-        errors.report(WHAT, exc)
+        report(WHAT, exc)
         return None
 
 

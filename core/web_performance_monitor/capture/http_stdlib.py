@@ -21,7 +21,7 @@ from http.client import HTTPConnection
 from types import FrameType
 from typing import Any
 
-from .http_patch import WHAT, Patch, Pending, errors, monitored, start
+from .http_patch import WHAT, Patch, Pending, monitored, report, start
 
 __all__ = ["patches"]
 
@@ -82,7 +82,7 @@ def _begin(conn: HTTPConnection, method: str, url: str, caller: FrameType) -> No
     try:
         setattr(conn, ATTR, start(caller, "status", _describe, conn, method, url, caller))
     except Exception as exc:  # a connection class refusing new attributes
-        errors.report(WHAT, exc)
+        report(WHAT, exc)
 
 
 def _take(conn: HTTPConnection) -> Pending | None:
@@ -91,7 +91,7 @@ def _take(conn: HTTPConnection) -> Pending | None:
         pending: Pending | None = vars(conn).pop(ATTR, None)
         return pending
     except Exception as exc:
-        errors.report(WHAT, exc)
+        report(WHAT, exc)
         return None
 
 
