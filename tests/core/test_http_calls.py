@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,6 +56,15 @@ def with_http_client(url: str) -> Answer:
         conn.close()
 
 
+def with_urlopen(url: str) -> Answer:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:  # urlopen raises on 4xx and 5xx
+        with error:
+            return error.code, error.read().decode()
+
+
 def with_httpx(url: str) -> Answer:
     response = httpx.get(url, timeout=5)
     return response.status_code, response.text
@@ -77,6 +88,7 @@ CLIENTS: dict[str, tuple[Callable[[str], Any], str, str, str]] = {
     "requests": (with_requests, "requests", "requests.get(", "NewConnectionError"),
     "urllib3": (with_urllib3, "urllib3", "urllib3.request(", "NewConnectionError"),
     "http.client": (with_http_client, "http.client", "conn.request(", "ConnectionRefusedError"),
+    "urllib.request": (with_urlopen, "urllib.request", "urlopen(", "ConnectionRefusedError"),
     "httpx": (with_httpx, "httpx", "httpx.get(", "ConnectError"),
     "httpx async": (with_httpx_async, "httpx", "client.get(", "ConnectError"),
     "aiohttp": (with_aiohttp, "aiohttp", "session.get(", "ClientConnectorError"),

@@ -1,4 +1,5 @@
-"""Outgoing calls through ``http.client``: plain ``http.client``, ``urllib3`` and ``requests``.
+"""Outgoing calls through ``http.client``: ``http.client`` itself, ``urllib.request``,
+``urllib3`` and ``requests``.
 
 ``requests`` sends through ``urllib3``, whose ``HTTPConnection`` is an ``http.client``
 subclass calling up to ``putrequest``, ``endheaders`` and ``getresponse``, so one place sees
@@ -121,8 +122,8 @@ def full_url(conn: HTTPConnection, target: str) -> str:
 
 def _library(frame: FrameType | None) -> str:
     """"requests" when requests made the call, else "urllib3" when urllib3 did, else
-    "http.client": the modules on the stack between ``putrequest``'s caller and the first
-    frame that belongs to none of them."""
+    "urllib.request" or "http.client": read from the modules on the stack between
+    ``putrequest``'s caller and the first frame that belongs to none of them (a few frames)."""
     library = "http.client"
     while frame is not None:
         top = str(frame.f_globals.get("__name__", "")).partition(".")[0]
@@ -130,6 +131,8 @@ def _library(frame: FrameType | None) -> str:
             return "requests"
         if top == "urllib3":
             library = "urllib3"
+        elif top == "urllib":
+            library = "urllib.request"
         elif top != "http":
             return library
         frame = frame.f_back
