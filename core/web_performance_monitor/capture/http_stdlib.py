@@ -2,12 +2,14 @@
 ``urllib3`` and ``requests``.
 
 ``requests`` sends through ``urllib3``, whose ``HTTPConnection`` is an ``http.client``
-subclass calling up to ``putrequest``, ``endheaders`` and ``getresponse``, so one place sees
-all three libraries. A call runs from ``putrequest`` (the request line: method and URL) to
-``getresponse`` returning (status line and headers read; reading the body is the caller's
-time, as in sentry-python's ``stdlib`` integration). ``endheaders`` connects and sends, so
-it is where a refused connection or a send timeout is seen and recorded. Each of the three
-wrappers calls the original with the same arguments and returns or raises what it did.
+subclass calling up to ``putrequest``, ``endheaders`` and ``getresponse``, so one class sees
+them all (sentry-python's ``stdlib`` integration patches the same class). A call runs from
+``putrequest`` (the request line: method and URL) to ``getresponse`` returning (status line
+and headers read: the service's answer; reading the body is left to the caller's pace, where
+sentry-python's span waits for it). ``endheaders`` connects (lazily, on the first send) and
+sends, so it is the one place a refused connection or a connect timeout is seen; it only
+records such a failure. Each wrapper calls the original with the same arguments and returns
+or raises what it did.
 
 Outside a monitored request ``putrequest`` and ``getresponse`` pay one ``ContextVar.get`` and
 ``endheaders`` nothing but its frame.
