@@ -118,9 +118,11 @@ class Run:
         self.monitor, self.recorder = monitor, recorder
 
     def __call__(self, job: Callable[..., Any], *args: Any) -> tuple[Any, SlowEvent]:
+        before = len(self.recorder.alerts)
         result = outcome(self.monitor.create_decorator(job), *args)
         assert self.monitor.flush()
-        return result, self.recorder.alerts[-1].event
+        [alert] = self.recorder.alerts[before:]
+        return result, alert.event
 
 
 @pytest.fixture
@@ -173,6 +175,19 @@ def test_each_call_of_a_request_is_kept_in_order(run: Run, http_target: str) -> 
     _, event = run(checkout)
     assert [(made.method, urlsplit(made.url).path) for made in calls_of(event)] == [
         ("POST", "/cart"), ("POST", "/price"), ("POST", "/pay")]
+
+
+def test_calls_beyond_the_per_request_limit_are_counted_not_kept(
+        make_monitor: Callable[..., PerformanceMonitor], recorder: RecordingNotifier,
+        http_target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The limit is the process's (the last monitor configured sets it): restored afterwards.
+    monkeypatch.setitem(context.limits, "max_records", context.limits["max_records"])
+    monitor = make_monitor(threshold_seconds=0, max_queries_per_request=2)
+    monitor.add_notifier(recorder)
+    _, event = Run(monitor, recorder)(lambda: [with_httpx(f"{http_target}/{n}") for n in "abc"])
+    assert event.captured is not None
+    assert [urlsplit(made.url).path for made in event.captured.calls] == ["/a", "/b"]
+    assert event.captured.calls_dropped == 1 and event.captured.calls_dropped_seconds > 0
 
 
 def test_calls_outside_monitored_requests_are_not_captured(run: Run, http_target: str) -> None:
