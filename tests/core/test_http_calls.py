@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import RecordingNotifier, free_port
 from web_performance_monitor import PerformanceMonitor
 from web_performance_monitor.asgi import PerformanceMiddleware
-from web_performance_monitor.capture import Call, context, http_patch
+from web_performance_monitor.capture import Call, context, http_calls, http_httpx, http_patch
 from web_performance_monitor.events import SlowEvent
 
 Answer = tuple[int, str]  # what the application got: status and body
@@ -266,6 +266,17 @@ def test_a_fault_in_the_hook_never_changes_the_call(run: Run, http_target: str,
     assert event.captured is None or event.captured.calls == []
     assert run.monitor.get_stats()["internal_errors"][http_patch.WHAT] == 2
     assert "URL-SECRET" not in caplog.text
+
+
+def test_a_library_whose_hooks_fail_leaves_the_others_hooked(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A version of httpx whose names moved: requests and aiohttp are still seen, and the log
+    says what is not."""
+    monkeypatch.setattr(http_httpx, "patches", _raise)
+    patches = http_calls._load()
+    assert {patch.owner for patch in patches} == {http.client.HTTPConnection,
+                                                 aiohttp.ClientSession}
+    assert "hooking httpx failed: RuntimeError: monitor bug" in caplog.text
 
 
 def test_a_fastapi_requests_calls_are_in_its_slow_event(make_monitor: Callable[..., Any],

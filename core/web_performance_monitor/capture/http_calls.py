@@ -19,7 +19,7 @@ from importlib.util import find_spec
 from ..log import ErrorLog
 from .http_patch import Patch, error_logs, report
 
-__all__ = ["capture_calls", "installed"]
+__all__ = ["capture_calls"]
 
 # library -> the module of this package that hooks it
 HOOKS = {"http.client": "http_stdlib", "httpx": "http_httpx", "aiohttp": "http_aiohttp"}
@@ -42,12 +42,6 @@ def capture_calls(owner: object, errors: ErrorLog | None) -> None:
         elif known is not None:
             known[0].detach()
         _settle()
-
-
-def installed() -> list[Patch]:
-    """The hooks applied now (an empty list when no monitor captures calls)."""
-    with _lock:
-        return [patch for patch in _patches or () if patch.wrapper is not None]
 
 
 def _forget(key: int) -> None:
