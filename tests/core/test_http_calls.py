@@ -155,6 +155,18 @@ def test_each_clients_call_is_in_the_slow_event(run: Run, http_target: str, name
     assert line_text in linecache.getline(filename, line)
 
 
+@pytest.mark.parametrize("name", ["requests", "urllib3", "httpx", "httpx async", "aiohttp"])
+def test_credentials_in_a_url_are_never_kept(run: Run, http_target: str, name: str) -> None:
+    """``http://user:password@host/``: the call is recorded without them (the clients that
+    take credentials from the URL; http.client and urllib.request do not)."""
+    client = CLIENTS[name][0]
+    with_credentials = http_target.replace("://", "://ann:URL-PASSWORD@")
+    result, event = run(client, f"{with_credentials}/private?page=2")
+    assert result == (200, "ok /private")
+    [made] = calls_of(event)
+    assert made.url == f"{http_target}/private?page=2"
+
+
 @pytest.mark.parametrize("name", CLIENTS)
 def test_a_refused_connection_is_recorded_and_raised_unchanged(run: Run, name: str) -> None:
     client, library, _, recorded = CLIENTS[name]

@@ -30,7 +30,11 @@ def patches() -> list[Patch]:
 
 
 def _describe(params: aiohttp.TraceRequestStartParams) -> tuple[str, str, str]:
-    return params.method, str(params.url), "aiohttp"
+    """Method, URL without its credentials (``user:password@``: never kept), library."""
+    url = params.url
+    if url.raw_user or url.raw_password:
+        url = url.with_user(None)
+    return params.method, str(url), "aiohttp"
 
 
 async def _on_request_start(session: aiohttp.ClientSession, context: SimpleNamespace,

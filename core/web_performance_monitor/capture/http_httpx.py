@@ -30,7 +30,11 @@ def patches() -> list[Patch]:
 
 
 def _describe(request: httpx.Request) -> tuple[str, str, str]:
-    return request.method, str(request.url), "httpx"
+    """Method, URL without its credentials (``user:password@``: never kept), library."""
+    url = request.url
+    if url.userinfo:
+        url = url.copy_with(userinfo=b"")
+    return request.method, str(url), "httpx"
 
 
 def _handle_request(real: Callable[..., httpx.Response]) -> Callable[..., httpx.Response]:
