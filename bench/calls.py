@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import aiohttp
 import httpx
 import requests
+import yarl
 
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.capture import context, http_aiohttp, http_httpx, http_stdlib
@@ -69,7 +70,7 @@ class _Transport:
 
 
 _RESPONSE = SimpleNamespace(status=200, status_code=200)
-_REQUEST = SimpleNamespace(method="GET", url="http://127.0.0.1:8080/a?b=1")
+_REQUEST = SimpleNamespace(method="GET", url=httpx.URL("http://127.0.0.1:8080/a?b=1"))
 
 
 def _stdlib_call(hooked: bool) -> Callable[[], None]:
@@ -110,7 +111,7 @@ def _httpx_async_call(hooked: bool) -> Callable[[int], float]:
 
 def _aiohttp_call(hooked: bool) -> Callable[[int], float]:
     """The trace handlers aiohttp awaits per request (start, end); bare: no trace config."""
-    params = SimpleNamespace(method="GET", url="http://127.0.0.1:8080/a?b=1",
+    params = SimpleNamespace(method="GET", url=yarl.URL("http://127.0.0.1:8080/a?b=1"),
                              response=_RESPONSE)
 
     async def calls(count: int) -> float:
@@ -118,8 +119,8 @@ def _aiohttp_call(hooked: bool) -> Callable[[int], float]:
         for _ in range(count):
             if hooked:
                 trace_context = SimpleNamespace(trace_request_ctx=None)
-                await http_aiohttp._on_request_start(None, trace_context, params)  # type: ignore[arg-type]
-                await http_aiohttp._on_request_end(None, trace_context, params)  # type: ignore[arg-type]
+                await http_aiohttp._on_request_start(None, trace_context, params)
+                await http_aiohttp._on_request_end(None, trace_context, params)
         return CLOCK() - start
 
     return lambda count: asyncio.run(calls(count))
@@ -139,9 +140,12 @@ def _in_requests(loop: Callable[[int], float], count: int) -> float:
     """``count`` calls, a monitored request (a fresh holder) for every ``BATCH``."""
     total = 0.0
     for done in range(0, count, BATCH):
-        token = context.enter([])
+        holder: list[context.Captured] = []
+        token = context.enter(holder)
         total += loop(min(BATCH, count - done))
         context.CURRENT.reset(token)
+        if not holder or not holder[0].calls or holder[0].calls[-1].status != 200:
+            raise RuntimeError("the hooks recorded no call: these figures would be wrong")
     return total
 
 
