@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.http_target import HTTPTarget
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.events import Alert
 from web_performance_monitor.notifiers import Notifier
@@ -239,3 +240,11 @@ def assert_own_frames_only(alerts: list[Alert]) -> None:
         assert "work_slow" in names or "work" in names, sorted(names)
         assert "fast_marker" not in names
     assert any("slow_marker" in functions_in(alert) for alert in alerts)
+
+
+@pytest.fixture(scope="session")
+def http_target() -> Iterator[str]:
+    """The base URL of a slow HTTP service on 127.0.0.1 (``tests.http_target``), shared: it
+    keeps no state."""
+    with HTTPTarget() as server:
+        yield server.base

@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end with tiny parameters: every in-process suite with its
-four variants and the judgement of issue 18, and the peer benchmark where its venv exists.
+four variants and the judgement of issue 18, the outgoing-call costs (``bench/calls.py``), and
+the peer benchmark where its venv exists.
 
 Figures are not checked (a smoke run's are noise); each part runs in a process of its own, as
 ``make bench`` runs it, since the bench configures Django and registers Sanic apps globally.
@@ -53,6 +54,16 @@ def test_inprocess_bench_judges_every_framework_named_by_the_decision() -> None:
     assert judged == sorted([suite, endpoint]
                             for suite in ("flask", "django-sync", "django-async", "sanic", "asgi")
                             for endpoint in ("trivial", "typical"))
+
+
+def test_calls_bench_prints_every_librarys_cost() -> None:
+    done = subprocess.run([sys.executable, "bench/calls.py", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {line.split("  ")[1] for line in done.stdout.splitlines() if line.startswith("  ")}
+    assert {"http.client (requests, urllib3)", "httpx", "httpx async", "aiohttp (trace handlers)",
+            "requests (Session)", "httpx.Client", "httpx.AsyncClient",
+            "aiohttp.ClientSession"} < rows
 
 
 @pytest.mark.skipif(not BENCH_PYTHON.exists(),
