@@ -14,7 +14,8 @@ MIDDLEWARE = [
     "django_wpm.middleware.PerformanceMonitorMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+             "other": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 WPM = {
     "THRESHOLD_SECONDS": 0.05,
     "LOCAL_OUTPUT_DIR": tempfile.mkdtemp(prefix="wpm-django-tests-"),
