@@ -72,10 +72,8 @@ def row_count(parameters: Any) -> int | None:
 
 
 def _kept_parameters(parameters: Any, many: bool) -> Any:
-    """The parameters as recorded: None unless ``capture_sql_parameters``; of an
+    """The parameters as recorded when ``capture_sql_parameters`` is on; of an
     ``executemany``, the first ``MAX_PARAMETER_SETS`` sets (None for an iterator)."""
-    if not options.parameters:
-        return None
     if not many:
         return parameters
     if isinstance(parameters, (list, tuple)):
@@ -91,11 +89,10 @@ def record(captured: Captured, statement: str, start: float, duration: float,
     executemany's number of parameter sets; the site is the innermost application frame of
     the calling thread (this package's frames are skipped)."""
     try:
-        captured.add_query(Query(
-            statement=statement, start=start, duration=duration, database=database,
-            vendor=vendor, site=app_site(_getframe(1)), rows=rows,
-            parameters=_kept_parameters(parameters, many),
-            error=type(error).__qualname__ if error is not None else None))
+        captured.add_query(Query(  # positional: this runs for every query of a request
+            statement, start, duration, database, vendor, app_site(_getframe(1)), rows,
+            _kept_parameters(parameters, many) if options.parameters else None,
+            None if error is None else type(error).__qualname__))
     except Exception as exc:
         options.report_error(FAILED, exc)
 
@@ -119,7 +116,11 @@ def django_execute(alias: str, vendor: str, execute: Callable[..., Any], sql: st
     Whatever ``execute`` returns or raises is passed on unchanged; a failed query is recorded
     with its exception type (Django's ``django.db`` wrapper of the driver's error).
     """
-    captured = _running()
+    try:
+        captured = current() if options.enabled else None  # ``_running``, inlined
+    except Exception as exc:
+        options.report_error(FAILED, exc)
+        captured = None
     if captured is None:
         return execute(sql, params, many, context)
     start = _perf()

@@ -54,18 +54,21 @@ def _pending(conn: Any, context: Any) -> Any:
 
 
 def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-            executemany: bool) -> None:
+            executemany: bool) -> tuple[str, Any]:
+    """Note the start of a statement of a monitored request. Listened to with ``retval=True``
+    (no wrapper of SQLAlchemy's around it on every statement): returns the statement and its
+    parameters unchanged, as SQLAlchemy then requires."""
     captured = running()
-    if captured is None:
-        return
-    try:
-        pending = (captured, _perf())
-        if context is None:
-            conn.info[_INFO_KEY] = pending
-        else:
-            context.__dict__[_ATTRIBUTE] = pending
-    except Exception as exc:
-        options.report_error(FAILED, exc)
+    if captured is not None:
+        try:
+            pending = (captured, _perf())
+            if context is None:
+                conn.info[_INFO_KEY] = pending
+            else:
+                context.__dict__[_ATTRIBUTE] = pending
+        except Exception as exc:
+            options.report_error(FAILED, exc)
+    return statement, parameters
 
 
 def _rows(parameters: Any, context: Any) -> int | None:
@@ -129,7 +132,7 @@ def install() -> bool:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    event.listen(Engine, "before_cursor_execute", _before)
+    event.listen(Engine, "before_cursor_execute", _before, retval=True)
     event.listen(Engine, "after_cursor_execute", _after)
     event.listen(Engine, "handle_error", _handle_error)
     _installed.append(True)
