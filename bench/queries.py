@@ -8,10 +8,11 @@ and through SQLAlchemy, three ways each, in alternating blocks (median of the ro
 - ``monitored``: inside a monitored request, each query recorded (a fresh request every
   ``PER_REQUEST`` queries, so every query takes the recording path, none the dropped one).
 
-The target (issue 15): under 2 µs added per monitored query. Times are the thread's CPU
-time (``time.thread_time``), not wall-clock time: the driver never waits here (in-memory SQLite),
-and CPU time is what another process on a shared machine does not add to. Also timed: ``app_site`` alone,
-from the Django query's own stack, since it is the part whose cost grows with stack depth.
+The target (issue 15): under 2 µs added per monitored query. Times are the thread's CPU time
+(``time.thread_time``), not wall-clock time: the driver never waits here (in-memory SQLite),
+and CPU time is what another process on a shared machine does not add to. Also timed:
+``app_site`` alone, from the Django query's own stack, since it is the part whose cost grows
+with stack depth.
 
     python bench/queries.py [--rounds 15] [--queries 2000]
 """

@@ -12,8 +12,8 @@ class DjangoWPMConfig(AppConfig):
         from django.core import checks
 
         from . import conf  # noqa: F401 - connects the setting_changed receiver
-        from . import queries
         from .checks import check_settings
+        from .queries import install as install_query_capture
 
         checks.register(check_settings)
-        queries.install()
+        install_query_capture()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import random
@@ -9,10 +10,12 @@ import shutil
 import socket
 import string
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -287,6 +290,18 @@ def fault(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     target, replacement = FAULTS[request.param]
     monkeypatch.setattr(target, replacement)
     return str(request.param)
+
+
+def load_example(name: str) -> ModuleType:
+    """``example_projects/<name>/app.py`` imported as the module ``example_<name>`` (in
+    ``sys.modules``, where SQLAlchemy resolves its models' annotations)."""
+    path = Path(__file__).resolve().parents[1] / "example_projects" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def profile_of(monitor: PerformanceMonitor, work: Callable[[], None]) -> ProfileResult:

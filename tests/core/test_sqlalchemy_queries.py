@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, insert, text  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from tests.conftest import RecordingNotifier, random_name  # noqa: E402
+from tests.conftest import RecordingNotifier, load_example, random_name  # noqa: E402
 from web_performance_monitor import PerformanceMonitor  # noqa: E402
 from web_performance_monitor.capture import Captured, Query  # noqa: E402
 from web_performance_monitor.capture.sqlalchemy_events import engine_name  # noqa: E402
@@ -319,3 +319,28 @@ def test_postgresql_queries_rows_and_errors(
     assert queries["SELECTNone"].site is not None
     [failed] = [q for q in captured.queries if q.error]
     assert failed.error == "ProgrammingError" and "no_such_column" in failed.statement
+
+
+def test_the_fastapi_async_examples_n_plus_one_names_its_line(
+        tmp_path: Path, report_dir: Path, recorder: RecordingNotifier,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("aiosqlite")
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("EXAMPLE_DB", str(tmp_path / "example.db"))
+    monkeypatch.setenv("WPM_LOCAL_OUTPUT_DIR", str(report_dir))
+    monkeypatch.setenv("WPM_ALERT_STORE_URL", "memory://")
+    example = load_example("fastapi_sqlalchemy_app")
+    path = Path(example.__file__)
+    example.monitor.add_notifier(recorder)
+    with TestClient(example.app) as client:
+        response = client.get("/authors")
+        assert response.json() == {"authors": example.AUTHORS, "books": 3 * example.AUTHORS}
+        assert example.monitor.flush()
+    captured = recorder.alerts[0].event.captured
+    assert captured is not None
+    [line] = [n for n, text in enumerate(path.read_text().splitlines(), 1)
+              if text.rstrip().endswith("# N+1")]
+    per_author = [q for q in captured.queries if "WHERE book.author_id" in q.statement]
+    assert len(per_author) == example.AUTHORS
+    assert {q.site for q in per_author} == {(str(path), "authors", line)}

@@ -48,7 +48,8 @@ def other_database(request: HttpRequest) -> JsonResponse:
 
 
 def _models() -> list[str]:
-    return [content_type.model for content_type in ContentType.objects.order_by("id")]  # thread line
+    types = list(ContentType.objects.order_by("id"))  # thread line
+    return [content_type.model for content_type in types]
 
 
 async def async_orm(request: HttpRequest) -> JsonResponse:

@@ -4,12 +4,16 @@ on each connection of each alias (real SQLite; PostgreSQL where a server binary 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.db.utils import ConnectionHandler
 from django.test import AsyncClient, Client, override_settings
 
@@ -199,8 +203,65 @@ def test_postgresql_queries_are_captured(
     dj_monitor.flush()
     captured = recorder.alerts[0].event.captured
     assert captured is not None
-    select, create, insert, failed = captured.queries
+    select, _, insert, failed = captured.queries
     assert (select.database, select.vendor, select.site is not None) == ("extra", "postgresql",
                                                                          True)
     assert insert.rows == 3
     assert failed.error == "ProgrammingError"
+
+
+EXAMPLE = """
+import json
+import django
+
+django.setup()
+from django.test import Client
+
+from catalog.views import _seed
+from django_wpm import get_monitor
+from web_performance_monitor.notifiers import Notifier
+
+
+class Keep(Notifier):
+    name = "keep"
+    alerts = []
+
+    def send(self, alert):
+        self.alerts.append(alert)
+
+    def send_test(self):
+        pass
+
+
+_seed()  # outside any request: not captured
+get_monitor().add_notifier(Keep())
+assert Client(HTTP_HOST="localhost").get("/products/1/report/").status_code == 200
+get_monitor().flush()
+captured = Keep.alerts[0].event.captured
+print(json.dumps({"kept": len(captured.queries), "dropped": captured.queries_dropped,
+                  "reviews": sorted({q.site[0] + ":" + str(q.site[2]) for q in captured.queries
+                                     if "catalog_review" in q.statement})}))
+"""
+
+
+def test_the_example_projects_n_plus_one_names_catalog_views(tmp_path: Path,
+                                                            report_dir: Path) -> None:
+    """The example project's N+1 view (2,413 queries): the first 1,000 kept, the rest counted,
+    the repeated review query at its line of ``catalog/views.py``."""
+    project = Path(__file__).resolve().parents[2] / "example_projects" / "django_project"
+    root = project.parents[1]
+    env = {**os.environ, "EXAMPLE_DB": str(tmp_path / "db.sqlite3"),
+           "EXAMPLE_REPORT_DIR": str(report_dir), "DJANGO_SETTINGS_MODULE": "mysite.settings",
+           "PYTHONPATH": os.pathsep.join([str(project), str(root / "core"), str(root)])}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=project, env=env,
+                   check=True)
+    done = subprocess.run([sys.executable, "-c", EXAMPLE], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    views = project / "catalog" / "views.py"
+    [line] = [n for n, text in enumerate(views.read_text().splitlines(), 1)
+              if "product.reviews.all()" in text]
+    # _seed's exists(), then 12 times: the products, and each product's reviews
+    assert (result["kept"], result["dropped"]) == (1000, 1 + 12 * (1 + 200) - 1000)
+    assert result["reviews"] == [f"{views}:{line}"]

@@ -9,11 +9,11 @@ import pytest
 
 pytest.importorskip("flask_sqlalchemy")
 
-from flask import Flask  # noqa: E402
+from flask import Flask
 
-from flask_wpm import WPM  # noqa: E402
-from tests.conftest import RecordingNotifier  # noqa: E402
-from tests.flask import sqlalchemy_app  # noqa: E402
+from flask_wpm import WPM
+from tests.conftest import RecordingNotifier, load_example
+from tests.flask import sqlalchemy_app
 
 
 @pytest.fixture
@@ -39,3 +39,27 @@ def test_the_n_plus_one_of_a_view_is_in_its_report_with_the_views_line(
     assert {(q.site, q.vendor) for q in lazy_loads} == {
         ((sqlalchemy_app.__file__, "create_app.<locals>.authors", line), "sqlite")}
     assert all("FROM book" in q.statement for q in lazy_loads)
+
+
+def test_the_flask_sqlalchemy_examples_n_plus_one_names_its_line(
+        tmp_path: Path, report_dir: Path, recorder: RecordingNotifier,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXAMPLE_DB", str(tmp_path / "example.db"))
+    monkeypatch.setenv("WPM_LOCAL_OUTPUT_DIR", str(report_dir))
+    example = load_example("flask_sqlalchemy_app")
+    app = example.create_app()
+    monitor = WPM.get_monitor(app)
+    monitor.add_notifier(recorder)
+    try:
+        response = app.test_client().get("/authors")
+        assert response.json == {"authors": example.AUTHORS, "books": 3 * example.AUTHORS}
+        monitor.flush()
+    finally:
+        monitor.close()
+    captured = recorder.alerts[0].event.captured
+    assert captured is not None
+    with open(example.__file__) as source:
+        [line] = [n for n, text in enumerate(source, 1) if text.rstrip().endswith("# N+1")]
+    lazy = [q for q in captured.queries if "FROM book" in q.statement]
+    assert len(lazy) == example.AUTHORS
+    assert {q.site for q in lazy} == {(example.__file__, "create_app.<locals>.authors", line)}
