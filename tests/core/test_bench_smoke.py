@@ -39,6 +39,13 @@ peers.print_table(result)
 print(json.dumps({"inactive": result["inactive"], "recorded": result["recorded"]}))
 """
 
+QUERIES = """
+import json
+from bench import queries
+result = queries.run(queries=60, rounds=1)
+print(json.dumps({driver: sorted(row) for driver, row in result.items()}))
+"""
+
 
 def _run(python: Path | str, code: str) -> Any:
     """Run ``code`` in ``python`` from the repository root; its last stdout line, as JSON."""
@@ -53,6 +60,12 @@ def test_inprocess_bench_judges_every_framework_named_by_the_decision() -> None:
     assert judged == sorted([suite, endpoint]
                             for suite in ("flask", "django-sync", "django-async", "sanic", "asgi")
                             for endpoint in ("trivial", "typical"))
+
+
+def test_query_bench_times_each_driver_plain_idle_and_monitored() -> None:
+    assert _run(sys.executable, QUERIES) == {
+        "django": ["idle", "monitored", "plain"], "sqlalchemy": ["idle", "monitored", "plain"],
+        "app_site": ["app_site"]}
 
 
 @pytest.mark.skipif(not BENCH_PYTHON.exists(),
