@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.utils import ConnectionHandler
 from django.test import AsyncClient, Client, override_settings
 
@@ -32,6 +32,15 @@ def line_of(marker: str) -> int:
     with open(VIEWS) as source:
         [number] = [n for n, line in enumerate(source, 1) if line.rstrip().endswith(f"# {marker}")]
     return number
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_connection_left_open() -> Iterator[None]:
+    """The other modules' tests use no database: a connection left open here would be
+    reached for by Django's ``close_old_connections`` when their requests finish, which
+    pytest-django's database blocker refuses."""
+    yield
+    connections.close_all()
 
 
 @pytest.fixture
