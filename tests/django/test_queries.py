@@ -184,10 +184,17 @@ def test_a_new_connection_gets_the_wrapper_first_and_once(
     assert [ours(w) for w in conn.execute_wrappers] == [True]
 
 
-def test_capture_sql_off_installs_nothing(wpm_settings: dict[str, object]) -> None:
+@pytest.mark.django_db
+def test_ready_covers_open_connections_unless_capture_sql_is_off(
+        wpm_settings: dict[str, object]) -> None:
+    """``install`` (what the app's ``ready()`` runs) on the connections already made."""
+    connection.ensure_connection()
+    connection.execute_wrappers[:] = [w for w in connection.execute_wrappers if not ours(w)]
     with override_settings(WPM={**wpm_settings, "CAPTURE_SQL": False}):
         assert queries.install() is False
+    assert not any(ours(w) for w in connection.execute_wrappers)
     assert queries.install() is True
+    assert ours(connection.execute_wrappers[0])
 
 
 def test_postgresql_queries_are_captured(
