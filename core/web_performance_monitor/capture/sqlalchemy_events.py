@@ -28,7 +28,7 @@ _ATTRIBUTE = "_wpm_pending"  # on an ExecutionContext: (Captured, start) of its 
 _INFO_KEY = "wpm_pending"  # in conn.info, for a statement without an ExecutionContext
 _NAME = "_wpm_name"  # on an Engine: its name as reports show it
 _masker = Masker()
-_installed: list[bool] = []
+_installed = False  # the listeners are on the Engine class (once per process)
 
 
 def engine_name(engine: Any) -> str:
@@ -49,8 +49,7 @@ def _pending(conn: Any, context: Any) -> Any:
     """The statement's (Captured, start), taken off where ``_before`` put it (None if none)."""
     if context is None:
         return conn.info.pop(_INFO_KEY, None)
-    pending = context.__dict__.pop(_ATTRIBUTE, None)
-    return pending
+    return context.__dict__.pop(_ATTRIBUTE, None)
 
 
 def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
@@ -125,6 +124,7 @@ def _handle_error(exception_context: Any) -> None:
 def install() -> bool:
     """Listen to every engine's cursor events, once per process; False when SQLAlchemy is not
     installed. Importing it here costs its import time once, at the monitor's start."""
+    global _installed
     if _installed:
         return True
     if importlib.util.find_spec("sqlalchemy") is None:
@@ -135,5 +135,5 @@ def install() -> bool:
     event.listen(Engine, "before_cursor_execute", _before, retval=True)
     event.listen(Engine, "after_cursor_execute", _after)
     event.listen(Engine, "handle_error", _handle_error)
-    _installed.append(True)
+    _installed = True
     return True
