@@ -52,9 +52,11 @@ bench-instructions: $(STAMP)
 bench-idle: $(STAMP)
 	$(BIN)/python bench/idle.py
 
-# Issue 15: the cost SQL capture adds to a query (Django cursor and SQLAlchemy, in-memory SQLite).
+# Issue 15: the cost SQL capture adds to a query (Django cursor and SQLAlchemy, in-memory SQLite),
+# in seconds and, under callgrind, in instructions (BENCH_QUERIES_ARGS= for seconds only).
+BENCH_QUERIES_ARGS ?= --instructions
 bench-queries: $(STAMP)
-	$(BIN)/python bench/queries.py
+	$(BIN)/python bench/queries.py $(BENCH_QUERIES_ARGS)
 
 # Issue 14's soak: gunicorn -w 4, a chat server that hangs, fails and rate-limits, 50 endpoints.
 SOAK_MINUTES ?= 10

@@ -14,7 +14,10 @@ and CPU time is what another process on a shared machine does not add to. Also t
 ``app_site`` alone, from the Django query's own stack, since it is the part whose cost grows
 with stack depth.
 
-    python bench/queries.py [--rounds 15] [--queries 2000]
+    python bench/queries.py [--rounds 15] [--queries 2000] [--instructions]
+
+``--instructions`` also counts the instructions one query costs under valgrind's callgrind
+(a few minutes): the same figure run after run, where seconds move with the machine's load.
 """
 
 from __future__ import annotations
@@ -200,12 +203,60 @@ def run(queries: int = 2000, rounds: int = 15) -> dict[str, dict[str, float]]:
     return micro
 
 
+DRIVERS: dict[str, Callable[[], dict[str, Block]]] = {"django": django_blocks,
+                                                      "sqlalchemy": sqlalchemy_blocks}
+
+
+def _child(driver: str, variant: str, count: int) -> None:
+    """One variant's ``count`` queries, in a process of its own (under callgrind)."""
+    import gc
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    monitor = PerformanceMonitor(Config(alert_store_url="memory://", enable_local_file=False))
+    block = DRIVERS[driver]()[variant]
+    block(PER_REQUEST)
+    gc.collect()
+    gc.freeze()  # start-up objects out of the collector's sight (as bench/instructions.py)
+    block(count)
+    monitor.close()
+
+
+def instructions_per_query() -> dict[str, dict[str, int]]:
+    """Instructions one query costs, by driver and variant (callgrind: N + 1000 queries minus
+    N), printed: deterministic where the seconds above depend on the machine's load."""
+    from bench.callgrind import instructions
+
+    figures: dict[str, dict[str, int]] = {}
+    for driver in DRIVERS:
+        figures[driver] = {
+            variant: (instructions(__file__, "--child", driver, variant, str(PER_REQUEST + 1000))
+                      - instructions(__file__, "--child", driver, variant, str(PER_REQUEST)))
+            // 1000
+            for variant in ("plain", "idle", "monitored")}
+        row = figures[driver]
+        print(f"{driver:<12} instructions per query: plain {row['plain']:,}, "
+              f"idle +{row['idle'] - row['plain']:,}, "
+              f"monitored +{row['monitored'] - row['plain']:,}", flush=True)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=2000, help="queries per block")
     parser.add_argument("--rounds", type=int, default=15, help="blocks per variant")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count instructions per query under callgrind (valgrind)")
+    parser.add_argument("--child", nargs=3, metavar=("DRIVER", "VARIANT", "COUNT"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        driver, variant, count = args.child
+        _child(driver, variant, int(count))
+        return
     run(args.queries, args.rounds)
+    if args.instructions:
+        instructions_per_query()
 
 
 if __name__ == "__main__":
