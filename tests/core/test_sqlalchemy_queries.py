@@ -16,7 +16,8 @@ import pytest
 
 sqlalchemy = pytest.importorskip("sqlalchemy")
 
-from sqlalchemy import Engine, create_engine, insert, text  # noqa: E402
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
@@ -26,6 +27,10 @@ from web_performance_monitor.capture import Captured, Query  # noqa: E402
 from web_performance_monitor.capture.sqlalchemy_events import engine_name  # noqa: E402
 
 HERE = __file__
+# PostgreSQL through psycopg 3: SQLAlchemy's ``postgresql+psycopg`` dialect (2.0 and later).
+needs_psycopg_dialect = pytest.mark.skipif(
+    int(sqlalchemy.__version__.split(".")[0]) < 2,
+    reason="SQLAlchemy 1.4 has no psycopg 3 dialect (postgresql+psycopg)")
 
 
 def next_line() -> int:
@@ -281,6 +286,7 @@ def test_a_failing_hook_never_changes_the_query_result(
     assert monitor.get_stats()["internal_errors"]["capturing a SQL query"] >= 1
 
 
+@needs_psycopg_dialect
 def test_the_engine_name_never_shows_user_password_or_query() -> None:
     pytest.importorskip("psycopg")
     engine = create_engine("postgresql+psycopg://app:PW-SECRET@db.internal:5432/shop"
@@ -290,6 +296,7 @@ def test_the_engine_name_never_shows_user_password_or_query() -> None:
 
 # --- PostgreSQL ---------------------------------------------------------------------------
 
+@needs_psycopg_dialect
 def test_postgresql_queries_rows_and_errors(
         postgres_url: str, captured_by: Callable[..., Captured | None]) -> None:
     engine = create_engine(postgres_url)
