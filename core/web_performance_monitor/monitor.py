@@ -21,7 +21,7 @@ from typing import Any, TypeVar, overload
 
 from .asgi import PerformanceMiddleware
 from .backoff import OverheadBackoff
-from .capture import Captured
+from .capture import Captured, sql, sqlalchemy_events
 from .capture.context import CURRENT, leave, limits
 from .capture.http_calls import capture_calls
 from .config import Config
@@ -128,6 +128,10 @@ class PerformanceMonitor:
     def _build(self, config: Config) -> _Parts:
         logger.setLevel(config.log_level)
         limits["max_records"] = config.max_queries_per_request
+        sql.configure(config.capture_sql, config.capture_sql_parameters, self.errors.report)
+        if config.capture_sql:
+            with self.errors.guard("installing the SQLAlchemy hooks"):
+                sqlalchemy_events.install()
         for secret in config.secret_values():  # tokens, robot secrets, webhook keys
             register_secret(secret)
         config = resolve_paths(config)

@@ -40,6 +40,13 @@ peers.print_table(result)
 print(json.dumps({"inactive": result["inactive"], "recorded": result["recorded"]}))
 """
 
+QUERIES = """
+import json
+from bench import queries
+result = queries.run(queries=60, rounds=1)
+print(json.dumps({driver: sorted(row) for driver, row in result.items()}))
+"""
+
 
 def _run(python: Path | str, code: str) -> Any:
     """Run ``code`` in ``python`` from the repository root; its last stdout line, as JSON."""
@@ -64,6 +71,12 @@ def test_calls_bench_prints_every_librarys_cost() -> None:
     assert {"http.client (requests, urllib3)", "httpx", "httpx async", "aiohttp (trace handlers)",
             "requests (Session)", "httpx.Client", "httpx.AsyncClient",
             "aiohttp.ClientSession"} < rows
+
+
+def test_query_bench_times_each_driver_plain_idle_and_monitored() -> None:
+    assert _run(sys.executable, QUERIES) == {
+        "django": ["idle", "monitored", "plain"], "sqlalchemy": ["idle", "monitored", "plain"],
+        "app_site": ["app_site"]}
 
 
 @pytest.mark.skipif(not BENCH_PYTHON.exists(),
