@@ -27,7 +27,7 @@ from pyinstrument.renderers import ConsoleRenderer
 from pyinstrument.renderers.html import JSONForHTMLRenderer
 from pyinstrument.session import Session
 
-from ..capture.context import _app_code
+from ..capture.context import _app_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +166,8 @@ def _attribute(stack: list[str]) -> tuple[tuple[str, str, int], bool, str] | Non
 @lru_cache(maxsize=4096)
 def is_app_file(filename: str) -> bool:
     """Whether code in ``filename`` is the application's own: ``capture.context``'s rule (not
-    the standard library, an installed package or this monitor), which judges code objects:
-    one is made for the name, once per name."""
-    return _app_code(compile("", filename, "exec"))
+    the standard library, an installed package, this monitor or its adapters)."""
+    return _app_file(filename)
 
 
 # pyinstrument embeds its JSON in a <script> as is: a function or file named "</script><img
