@@ -69,4 +69,8 @@ class Alert:
     # The request as the report shows it (``request.describe_request``: masked, size-bounded).
     request: dict[str, Any] | None = None
     hot_frames: list[tuple[str, float]] = field(default_factory=list)
+    # Why it was slow in one sentence (``diagnosis``; plain text, statements in backticks).
+    headline: str = ""
+    # The report's machine-readable facts (its ``wpm-event`` JSON; docs/report-json.md).
+    facts: dict[str, Any] = field(default_factory=dict)
     report_path: str | None = None  # set by the local file notifier

@@ -26,6 +26,7 @@ from .capture.context import CURRENT, leave, limits
 from .capture.http_calls import capture_calls
 from .config import Config
 from .decorator import monitored
+from .diagnosis import Rules
 from .events import Alert, SlowDetails, SlowEvent
 from .files import resolve_paths
 from .history import AlertRecord
@@ -413,7 +414,7 @@ class PerformanceMonitor:
                                 "sent with the endpoint's next slow request")
                 return
             alert = build_alert(event, parts.masker, parts.config.trace_headers,
-                                claim.suppressed_before)
+                                claim.suppressed_before, Rules.of(parts.config))
             self._deliver(parts, alert, claim)
 
     def _claim(self, parts: _Parts, event: SlowEvent) -> Claim | None:

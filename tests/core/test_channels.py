@@ -133,13 +133,27 @@ def test_every_message_says_the_same_facts() -> None:
         "Duration **2.500 s** (threshold 1.000 s), status 503",
         "Service `shop`",
         "Trace id `abc123`",
-        "Hot functions: `execute (db.py:8)` 1.900 s, `render (v.py:4)` 0.200 s, "
+        "Hot lines: `execute (db.py:8)` 1.900 s, `render (v.py:4)` 0.200 s, "
         "`a (a.py:1)` 0.100 s",
         "4 more slow requests since the previous alert were not alerted",
         f"[Open the report](https://r.example.com/wpm/{alert.filename})",
     ]
     assert facts.as_json()["hot_functions"][0] == {"function": "execute (db.py:8)",
                                                    "self_seconds": 1.9}
+
+
+def test_every_message_opens_with_why_it_was_slow(
+        make_monitor: Callable[..., PerformanceMonitor], receiver: FakeChat) -> None:
+    monitor = make_monitor(webhook_url=receiver.url, webhook_secret=RECEIVER_SECRET)
+    _slow_request(monitor)
+    assert monitor.flush(10)
+    [alert_json] = receiver.accepted
+    assert alert_json["diagnosis"].startswith(f"{alert_json['duration_seconds']:.2f} s: ")
+    alert = sample_alert()
+    alert.headline = ("2.50 s: 2.40 s in 6 SQL queries (N+1: `SELECT * FROM t WHERE id = ?` "
+                      "×6 at `app/views.py:9`), 0.10 s in Python at `app/views.py:4`")
+    lines = markdown(Facts.of(alert, None, None))
+    assert lines[0] == alert.headline and lines[1].startswith("**web-performance-monitor")
 
 
 def test_dingtalk_signed_markdown_with_keyword_and_at(

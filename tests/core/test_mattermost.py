@@ -31,7 +31,7 @@ def test_alert_posts_summary_and_attaches_report(mm_monitor: PerformanceMonitor,
     assert "POST /orders/{id}" in post["message"]  # no route template: values collapsed
     assert "threshold 0.050 s" in post["message"]
     assert "req-77" in post["message"]
-    assert "Hot functions" in post["message"] and "busy" in post["message"]
+    assert "Hot lines" in post["message"] and "busy" in post["message"]
     [file_id] = post["file_ids"]
     upload = mattermost.files[file_id]
     assert upload["channel_id"] == CHANNEL

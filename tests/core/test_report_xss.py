@@ -7,6 +7,7 @@ pyinstrument embedded its JSON in a <script> as is, so a function named
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import threading
@@ -21,7 +22,11 @@ from werkzeug.test import Client
 
 from tests.conftest import RecordingNotifier, busy, functions_in
 from web_performance_monitor import PerformanceMonitor
+from web_performance_monitor.capture import Captured
+from web_performance_monitor.capture.context import Call, Query
 from web_performance_monitor.events import Alert
+from web_performance_monitor.masking import Masker
+from web_performance_monitor.report import build_alert
 
 PAYLOAD = ("</script><img src=x onerror=console.log('PWNED');"
            "parent.document.body.setAttribute('data-pwned','yes')>")
@@ -153,3 +158,57 @@ def test_the_interactive_profile_renders_in_its_sandbox(serve_sandboxed: str) ->
     assert "img" not in dom.tags()
     shown = "".join(dom.text)
     assert "busy" in shown and PAYLOAD in shown  # drawn by the viewer, as text
+
+
+# --- what the diagnosis shows: statements, URLs, call sites ----------------------------------
+
+def hostile_captures() -> Captured:
+    """Queries and calls whose every shown part is markup (an identifier, a URL, a site)."""
+    site = (f"/srv/{PAYLOAD}.py", PAYLOAD, 3)
+    captured = Captured()
+    for _ in range(6):
+        captured.add_query(Query(f'SELECT "{PAYLOAD}" FROM "`t`" WHERE x = 1', 0.0, 0.05,
+                                 "default", "sqlite", site))
+    captured.add_call(Call("GET", f"http://api.example/{PAYLOAD}?q={PAYLOAD}", 0.0, 0.1,
+                           "httpx", site, 200))
+    return captured
+
+
+@pytest.fixture
+def diagnosed(alert: Alert) -> Alert:
+    """The hostile profile's event again, now with hostile queries and calls."""
+    event = alert.event
+    event.captured = hostile_captures()
+    event.service = PAYLOAD
+    event.framework = PAYLOAD
+    return build_alert(event, Masker(), [], 0)
+
+
+def test_statements_urls_and_sites_stay_text(diagnosed: Alert) -> None:
+    report = Elements(diagnosed.html)
+    assert "img" not in report.tags()
+    assert [tag for tag, _ in report.elements].count("script") == 1  # the JSON data block
+    text = "".join(report.text)
+    assert f'"{PAYLOAD}"' in text  # the identifier, shown as text
+    data = diagnosed.html.split("id=wpm-event>", 1)[1].removesuffix("</script></body></html>")
+    assert "<" not in data and ">" not in data  # nothing can end the script element
+    facts = json.loads(data)
+    assert facts["service"] == PAYLOAD and PAYLOAD in facts["queries"]["groups"][0]["statement"]
+
+
+def test_the_message_keeps_code_spans_closed(diagnosed: Alert) -> None:
+    first = diagnosed.message.splitlines()[0]
+    assert first == diagnosed.headline
+    assert first.count("`") % 2 == 0  # the hostile backticks were dropped, spans stay closed
+    assert "N+1" in first
+
+
+@needs_chromium
+def test_opening_a_report_with_hostile_queries_runs_nothing(diagnosed: Alert,
+                                                           tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    report.write_text(diagnosed.html, encoding="utf-8")
+    dom, console = chromium(report.as_uri())
+    assert "data-pwned" not in dom.first("body")
+    assert "PWNED" not in console and "Uncaught" not in console
+    assert "img" not in dom.tags()

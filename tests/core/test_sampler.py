@@ -214,7 +214,7 @@ def test_a_request_that_never_ends_is_forgotten(monitor: PerformanceMonitor) -> 
     thread = threading.Thread(target=monitor.begin)
     thread.start()
     thread.join()
-    assert len(runs) == 2
+    assert thread.ident in runs  # (the cancelled task's may be gone already: the sampler ran)
     deadline = time.monotonic() + 10
     while runs and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -104,10 +104,11 @@ class Facts:
     error: str | None
     service: str | None
     trace_id: str | None
-    headline: list[tuple[str, float]]  # hot functions (name, self seconds): the diagnosis
+    headline: list[tuple[str, float]]  # hot lines (name, seconds)
     suppressed: int  # slow, not alerted since the previous alert
     started_at: float  # wall-clock seconds
     report_url: str | None
+    diagnosis: str = ""  # why it was slow, one sentence (``Alert.headline``)
 
     @classmethod
     def of(cls, alert: Alert, service: str | None, report_base_url: str | None) -> Facts:
@@ -117,7 +118,7 @@ class Facts:
                    duration=event.duration, threshold=event.threshold, status=event.status,
                    error=event.error, service=service, trace_id=alert.trace.get("trace_id"),
                    headline=list(alert.hot_frames[:3]), suppressed=alert.suppressed_before,
-                   started_at=event.started_at, report_url=url)
+                   started_at=event.started_at, report_url=url, diagnosis=alert.headline)
 
     def as_json(self) -> dict[str, Any]:
         """The generic webhook's body (documented in the README)."""
@@ -128,7 +129,8 @@ class Facts:
                 "hot_functions": [{"function": name, "self_seconds": round(seconds, 6)}
                                   for name, seconds in self.headline],
                 "suppressed_since_last_alert": self.suppressed,
-                "started_at": self.started_at, "report_url": self.report_url}
+                "started_at": self.started_at, "report_url": self.report_url,
+                "diagnosis": self.diagnosis}
 
 
 def _md(text: str) -> str:
@@ -136,10 +138,17 @@ def _md(text: str) -> str:
     return "".join("?" if ch == "`" or ord(ch) < 32 else ch for ch in text)[:300]
 
 
+def _md_sentence(text: str) -> str:
+    """The diagnosis sentence: its backticked statements stay code spans (their own
+    backticks were never kept: ``sql_text``/``_md``), line breaks and control characters go."""
+    return "".join(" " if ord(ch) < 32 else ch for ch in text)[:600]
+
+
 def markdown(facts: Facts, *, bold: str = "**", link: str = "[{text}]({url})") -> list[str]:
     """The message as Markdown lines; ``bold`` and ``link`` adapt it to a platform's dialect
     (Slack's mrkdwn: ``*`` and ``<{url}|{text}>``)."""
-    lines = [f"{bold}{facts.title.split(':', 1)[0]}: `{_md(facts.endpoint)}`{bold}",
+    lines = [_md_sentence(facts.diagnosis)] if facts.diagnosis else []
+    lines += [f"{bold}{facts.title.split(':', 1)[0]}: `{_md(facts.endpoint)}`{bold}",
              f"Duration {bold}{facts.duration:.3f} s{bold} (threshold {facts.threshold:.3f} s)"
              + (f", status {facts.status}" if facts.status is not None else "")
              + (f", exception {_md(facts.error)}" if facts.error else "")]
@@ -148,7 +157,7 @@ def markdown(facts: Facts, *, bold: str = "**", link: str = "[{text}]({url})") -
     if facts.trace_id:
         lines.append(f"Trace id `{_md(facts.trace_id)}`")
     if facts.headline:
-        lines.append("Hot functions: " + ", ".join(f"`{_md(name)}` {seconds:.3f} s"
+        lines.append("Hot lines: " + ", ".join(f"`{_md(name)}` {seconds:.3f} s"
                                                     for name, seconds in facts.headline))
     if facts.suppressed:
         lines.append(f"{facts.suppressed} more slow requests since the previous alert were "

@@ -27,56 +27,153 @@ from pyinstrument.renderers import ConsoleRenderer
 from pyinstrument.renderers.html import JSONForHTMLRenderer
 from pyinstrument.session import Session
 
+from ..capture.context import _app_file
+
+
+@dataclass(frozen=True, slots=True)
+class HotLine:
+    """A line of the application's own code and the time the samples spent there.
+
+    Library and standard-library frames are folded into the application frame that called
+    them (pyinstrument's "hide library frames" view, by ``capture.context``'s rule of what is
+    the application's): ``seconds`` is everything under that line, ``waiting`` the part spent
+    blocked in a C call (sleep, socket read, a database driver) or awaiting, ``via`` the
+    innermost library function it was in (``execute (sqlite3/base.py)``), "" when none.
+    When no application frame was sampled, the innermost library frame stands in.
+    """
+
+    function: str
+    file: str
+    line: int
+    seconds: float
+    waiting: float
+    via: str
+
+    @property
+    def where(self) -> str:
+        """``catalog/views.py:27``."""
+        return f"{short_path(self.file)}:{self.line}"
+
+    @property
+    def label(self) -> str:
+        """``product_list (catalog/views.py:27)``, prefixed ``[waiting] in`` when mostly
+        waiting."""
+        name = f"{self.function} ({self.where})"
+        return f"[waiting] in {name}" if self.waiting > self.seconds / 2 else name
+
 
 @dataclass(slots=True)
 class ProfileResult:
-    """A finished profile, or the reason there is none; rendered only for alerts."""
+    """A finished profile, or the reason there is none; rendered only for alerts.
+
+    ``cpu``: (CPU seconds the request's thread used, over how many seconds of the request),
+    measured from its first sample to its end; None where it cannot be measured (async tasks
+    and greenlets share their thread; no ``time.pthread_getcpuclockid``; the pyinstrument
+    engine).
+    """
 
     session: Session | None = None
     note: str | None = None
+    cpu: tuple[float, float] | None = None
+    # The script-src sources of the last ``render_html`` page: a page embedding it through
+    # ``srcdoc`` passes its policy on to it, so that policy must allow these scripts too.
+    script_sources: str = ""
 
     def render_html(self) -> str | None:
         """pyinstrument's interactive page, made safe to open (see ``_interactive_page``)."""
         if self.session is None:
             return None
-        return _interactive_page(self.session)
+        page, self.script_sources = _interactive_page(self.session)
+        return page
 
     def render_text(self) -> str | None:
+        """The call tree as text, without pyinstrument's header (its local-time clock and a
+        CPU time that is not the request's: the report states both)."""
         if self.session is None:
             return None
-        renderer = ConsoleRenderer(unicode=True, color=False, short_mode=False)
-        return str(renderer.render(self.session))
+        return str(_TreeRenderer(unicode=True, color=False, short_mode=False)
+                   .render(self.session))
 
-    def hot_frames(self, count: int = 3) -> list[tuple[str, float]]:
-        """The ``count`` functions with the most self time, as ("func (file:line)", seconds).
+    def hot_lines(self, count: int = 5) -> list[HotLine]:
+        """The ``count`` application lines with the most time under them (see ``HotLine``).
 
-        Read straight from the samples' leaf frames (no call tree is built): time spent
-        waiting is charged to ``[await] in <function>``.
+        Read straight from the samples (no call tree is built).
         """
         if self.session is None:
             return []
-        totals: dict[str, float] = defaultdict(float)
+        totals: dict[tuple[str, str, int], list[Any]] = {}
         for stack, seconds in self.session.frame_records:
-            if not stack:
+            found = _attribute(stack)
+            if found is None or seconds <= 0:
                 continue
-            leaf = stack[-1].split("\x01", 1)[0]
-            if leaf.startswith("[not sampled"):
-                continue
-            prefix = ""
-            if leaf.startswith("[") and len(stack) > 1:  # [await], [self]: charge the caller
-                prefix = "[await] in " if leaf.startswith("[await") else ""
-                leaf = stack[-2].split("\x01", 1)[0]
-            function, _, rest = leaf.partition("\x00")
-            filename, _, line = rest.partition("\x00")
-            totals[f"{prefix}{function} ({_short(filename)}:{line})"] += seconds
-        ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)
-        return [(name, seconds) for name, seconds in ranked[:count] if seconds > 0]
+            key, waiting, via = found
+            entry = totals.setdefault(key, [0.0, 0.0, defaultdict(float)])
+            entry[0] += seconds
+            if waiting:
+                entry[1] += seconds
+            entry[2][via] += seconds
+        ranked = sorted(totals.items(), key=lambda item: item[1][0], reverse=True)
+        return [HotLine(function, file, line, seconds, waiting,
+                        max(vias.items(), key=lambda item: item[1])[0])
+                for (function, file, line), (seconds, waiting, vias) in ranked[:count]]
+
+    def hot_frames(self, count: int = 3) -> list[tuple[str, float]]:
+        """``hot_lines`` as (label, seconds): ``product_list (catalog/views.py:27)``."""
+        return [(line.label, line.seconds) for line in self.hot_lines(count)]
+
+
+class _TreeRenderer(ConsoleRenderer):
+    def render_preamble(self, session: Session) -> str:
+        return ""
+
+
+def _parse(frame: str) -> tuple[str, str, int]:
+    """(function, file, line) of a frame identifier: the sampled line where it was recorded
+    (the ``\x01l`` attribute), else the function's first line."""
+    identifier, _, attributes = frame.partition("\x01")
+    function, _, rest = identifier.partition("\x00")
+    filename, _, first = rest.partition("\x00")
+    line = first
+    for attribute in attributes.split("\x01") if attributes else ():
+        if attribute[:1] == "l":
+            line = attribute[1:]
+    return function, filename, int(line) if line.isdigit() else 0
+
+
+def _attribute(stack: list[str]) -> tuple[tuple[str, str, int], bool, str] | None:
+    """Where one sample's time goes: ((function, file, line) of its innermost application
+    frame, whether it was waiting, the library function it was in), or None (not sampled)."""
+    if not stack:
+        return None
+    leaf = stack[-1]
+    waiting = leaf == WAITING or leaf.startswith("[await")
+    innermost: tuple[str, str, int] | None = None
+    for frame in reversed(stack):
+        function, filename, line = _parse(frame)
+        if function.startswith("[") or filename.startswith("<"):
+            continue  # a label of ours or pyinstrument's, a built-in
+        if innermost is None:
+            innermost = (function, filename, line)
+        if is_app_file(filename):
+            via = "" if innermost[1] == filename and innermost[0] == function else \
+                f"{innermost[0]} ({short_path(innermost[1])})"
+            return (function, filename, line), waiting, via
+    if innermost is None:
+        return None
+    return innermost, waiting, ""
+
+
+@lru_cache(maxsize=4096)
+def is_app_file(filename: str) -> bool:
+    """Whether code in ``filename`` is the application's own: ``capture.context``'s rule (not
+    the standard library, an installed package, this monitor or its adapters)."""
+    return _app_file(filename)
 
 
 # pyinstrument embeds its JSON in a <script> as is: a function or file named "</script><img
 # src=x onerror=...>" ended the script and ran as markup. As JSON string escapes these characters
 # mean the same, and "<", ">" and "&" occur only inside strings.
-_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
                               "\u2028": "\\u2028", "\u2029": "\\u2029"})
 # The page runs in an iframe sandboxed without allow-same-origin, where reading localStorage or
 # sessionStorage throws; pyinstrument's viewer keeps its view settings there, so it gets a
@@ -88,6 +185,11 @@ _STORAGE = (
     "key:function(i){return Array.from(d.keys())[i]||null},get length(){return d.size}}}"
     "['localStorage','sessionStorage'].forEach(function(n){try{window[n].length}catch(e){"
     "Object.defineProperty(window,n,{value:store(),configurable:true})}})})();")
+
+
+# The viewer's header metrics: its start time in the browser's zone (the report states one
+# zone, UTC) and a CPU utilisation that is not the request's thread's (the report shows that).
+_HIDDEN = ".metrics{display:none}"
 
 
 @lru_cache(maxsize=1)
@@ -102,23 +204,23 @@ def _sha256(script: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
 
 
-def _interactive_page(session: Session) -> str:
+def _interactive_page(session: Session) -> tuple[str, str]:
     """pyinstrument's ``HTMLRenderer`` page, with its data escaped for the script it lands in
     and a Content-Security-Policy that runs only these three scripts (by hash): markup that
-    still slipped in could not run anything."""
+    still slipped in could not run anything. Also the policy's script sources."""
     js, css = _viewer()
-    data = JSONForHTMLRenderer().render(session).translate(_SCRIPT_SAFE)
+    data = JSONForHTMLRenderer().render(session).translate(SCRIPT_SAFE)
     render = f"pyinstrumentHTMLRenderer.render(document.getElementById('app'), {data});"
-    policy = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src "
-              + " ".join(_sha256(script) for script in (_STORAGE, js, render)))
+    sources = " ".join(_sha256(script) for script in (_STORAGE, js, render))
+    policy = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src {sources}"
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
-            f"<style>{css}</style></head><body><div id=\"app\"></div>"
+            f"<style>{css}{_HIDDEN}</style></head><body><div id=\"app\"></div>"
             f"<script>{_STORAGE}</script><script>{js}</script><script>{render}</script>"
-            "</body></html>")
+            "</body></html>"), sources
 
 
-def _short(path: str) -> str:
+def short_path(path: str) -> str:
     """The last two parts of a file path: enough to find it, short enough for a chat line."""
     return "/".join(path.replace("\\", "/").split("/")[-2:])
 
@@ -160,6 +262,9 @@ def label(text: str) -> str:
 
 
 TRUNCATED = label("[deep stack truncated]")
+# The leaf of a sample whose innermost Python frame was inside a C call while its thread used
+# no CPU (``handoff.stack``): the time is that line's, spent waiting.
+WAITING = label("[waiting in a C call]")
 Records = list[tuple[list[str], float]]  # pyinstrument's frame records: (stack, seconds)
 
 

@@ -30,16 +30,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import concurrent.futures.thread
+import dis
 import functools
 import gc
 import sys
 import threading
+import time
 from types import CodeType, FrameType
 from typing import Any
 
 from pyinstrument.frame import AWAIT_FRAME_IDENTIFIER
 
-from .base import MAX_DEPTH, TRUNCATED, label
+from .base import MAX_DEPTH, TRUNCATED, WAITING, is_app_file, label
 
 MAX_BRANCHES = 16  # stacks per sample of one request (a gather of 1,000 tasks shows 16)
 MAX_HOPS = 8  # task -> child task -> thread ... levels followed
@@ -48,6 +50,17 @@ UNSEEN = label("[await: running in an executor whose threads cannot be sampled "
                "(another process?)]")
 _WORK_ITEM_RUN = concurrent.futures.thread._WorkItem.run.__code__
 _identifiers: dict[CodeType, str] = {}
+# ``frame_id``'s caches, keyed by ``id`` (a code object's own hash covers its constants, at
+# every lookup) and holding the code (so the id is not reused while the entry lives):
+# id -> (code, identifier, whether it is the application's), and (id of an application code
+# object, instruction offset) -> (that code, identifier with the line).
+_frame_ids: dict[int, tuple[CodeType, str, bool]] = {}
+_lined: dict[tuple[int, int], tuple[CodeType, str]] = {}
+_bytecode: dict[CodeType, bytes] = {}
+_CALL_OPCODES = frozenset(dis.opmap[name] for name in ("CALL", "CALL_FUNCTION_EX", "PRECALL",
+                                                         "CALL_FUNCTION", "CALL_METHOD",
+                                                         "CALL_FUNCTION_KW", "CALL_KW")
+                          if name in dis.opmap)
 
 
 def identifier(code: CodeType) -> str:
@@ -61,15 +74,60 @@ def identifier(code: CodeType) -> str:
     return ident
 
 
-def stack(frame: FrameType | None, stop: FrameType | None) -> list[str]:
-    """Identifiers from the outermost frame below ``stop`` down to ``frame``."""
-    codes: list[CodeType] = []
+def frame_id(frame: FrameType) -> str:
+    """``identifier`` of the frame's code; for the application's own code (``is_app_file``)
+    with the line it is on, as pyinstrument's ``\x01l`` attribute: the report names the
+    user's line, not only the function. Cached per code object and per (code, instruction):
+    ``f_lineno`` scans the code's line table, and a sample reads a whole stack."""
+    code = frame.f_code
+    known = _frame_ids.get(id(code))
+    if known is None or known[0] is not code:
+        if len(_frame_ids) > 100_000:
+            _frame_ids.clear()
+        known = _frame_ids[id(code)] = (code, identifier(code), is_app_file(code.co_filename))
+    _, ident, app = known
+    if not app:
+        return ident
+    key = (id(code), frame.f_lasti)
+    lined = _lined.get(key)
+    if lined is not None and lined[0] is code:
+        return lined[1]
+    text = f"{ident}\x01l{frame.f_lineno}"
+    if len(_lined) > 100_000:
+        _lined.clear()
+    _lined[key] = (code, text)  # the code is kept: its id is not reused while this lives
+    return text
+
+
+def in_c_call(frame: FrameType) -> bool:
+    """Whether the innermost Python frame ``frame`` is inside a call (of C code, as no Python
+    frame is below it): ``time.sleep``, a socket read, a database driver's ``execute``."""
+    code = frame.f_code
+    raw = _bytecode.get(code)
+    if raw is None:  # ``co_code`` makes a new bytes object on each read (3.11+)
+        if len(_bytecode) > 10_000:
+            _bytecode.clear()
+        raw = _bytecode[code] = code.co_code
+    return 0 <= frame.f_lasti < len(raw) and raw[frame.f_lasti] in _CALL_OPCODES
+
+
+def stack(frame: FrameType | None, stop: FrameType | None, idle: bool) -> list[str]:
+    """Identifiers from the outermost frame below ``stop`` down to ``frame``.
+
+    A leaf inside a C call gets a ``WAITING`` frame under it when ``idle`` (its thread used
+    no CPU meanwhile: ``Tick.cpu``).
+    """
+    frames: list[FrameType] = []
+    leaf = frame
     while frame is not None and frame is not stop:
-        codes.append(frame.f_code)
-        if len(codes) >= MAX_DEPTH:
-            return [TRUNCATED, *(identifier(c) for c in reversed(codes))]
+        frames.append(frame)
+        if len(frames) >= MAX_DEPTH:
+            return [TRUNCATED, *(frame_id(f) for f in reversed(frames))]
         frame = frame.f_back
-    return [identifier(c) for c in reversed(codes)]
+    ids = [frame_id(f) for f in reversed(frames)]
+    if ids and idle and leaf is not None and in_c_call(leaf):
+        ids.append(WAITING)
+    return ids
 
 
 def thread_label(thread_id: int) -> str:
@@ -84,12 +142,35 @@ class Tick:
     pool threads are looked up once per wake-up, and only when a request needs them.
     """
 
-    __slots__ = ("_pool", "_running", "frames")
+    __slots__ = ("_cpu", "_pool", "_running", "frames")
 
     def __init__(self, frames: dict[int, FrameType]) -> None:
         self.frames = frames
         self._running: dict[int, Any] = {}
         self._pool: dict[int, tuple[int, FrameType]] | None = None
+        self._cpu: dict[int, tuple[float | None, bool]] = {}
+
+    def cpu(self, thread_id: int) -> tuple[float | None, bool]:
+        """(CPU seconds the thread has used, or None; whether it was idle: it used under
+        ``IDLE_SHARE`` of the last ``IDLE_WINDOW`` or more, so a leaf in a C call waits there
+        rather than computes). Not idle when that cannot be told."""
+        seen = self._cpu.get(thread_id)
+        if seen is None:
+            now = time.perf_counter()
+            cpu = thread_cpu(thread_id)
+            idle = False
+            if cpu is not None:
+                before = _cpu_seen.get(thread_id)
+                if before is None or now - before[1] >= IDLE_WINDOW:
+                    if before is not None:
+                        idle = cpu - before[0] < IDLE_SHARE * (now - before[1])
+                    if len(_cpu_seen) > 10_000:
+                        _cpu_seen.clear()
+                    _cpu_seen[thread_id] = (cpu, now, idle)
+                else:  # too soon to judge again: the last verdict holds
+                    idle = before[2]
+            seen = self._cpu[thread_id] = (cpu, idle)
+        return seen
 
     def running_task(self, loop: asyncio.AbstractEventLoop, thread_id: int) -> Any:
         """The task running on ``loop`` (whose thread is ``thread_id``) right now."""
@@ -109,6 +190,24 @@ class Tick:
                     if future is not None:
                         self._pool[id(future)] = (thread_id, run_frame)
         return self._pool
+
+
+# A thread that used less CPU than this share of at least IDLE_WINDOW seconds was blocked (a
+# busy thread on a crowded machine still gets far more than this over that long).
+IDLE_SHARE = 0.1
+IDLE_WINDOW = 0.02
+# thread id -> (its CPU seconds, perf_counter, idle verdict) at the last judgement (sampler
+# thread only).
+_cpu_seen: dict[int, tuple[float, float, bool]] = {}
+
+
+def thread_cpu(thread_id: int) -> float | None:
+    """CPU seconds the OS thread ``thread_id`` (a ``threading.get_ident``) has used, or None
+    where the platform cannot tell (no ``time.pthread_getcpuclockid``, or the thread ended)."""
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(thread_id))
+    except (AttributeError, OSError, OverflowError):
+        return None
 
 
 _current_task = (
@@ -136,9 +235,10 @@ def task_stacks(task: asyncio.Task[Any], tick: Tick, thread_id: int,
     if tick.running_task(task.get_loop(), thread_id) is task:
         coro_frame = getattr(task.get_coro(), "cr_frame", None)
         return [stack(tick.frames.get(thread_id),
-                      coro_frame.f_back if coro_frame is not None else None)]
-    codes, leaf, waiting = _await_chain(task.get_coro())
-    prefix = [identifier(c) for c in codes]
+                      coro_frame.f_back if coro_frame is not None else None,
+                      tick.cpu(thread_id)[1])]
+    frames, leaf, waiting = _await_chain(task.get_coro())
+    prefix = [frame_id(f) for f in frames]
     if leaf is not None and hops < MAX_HOPS:
         branches = _work_for(_future_of(leaf), waiting, tick, thread_id, hops + 1,
                              (*ancestors, task))
@@ -157,21 +257,21 @@ def _busiest(branches: list[list[str]]) -> list[list[str]]:
     return (working or branches)[:MAX_BRANCHES]
 
 
-def _await_chain(awaitable: Any) -> tuple[list[CodeType], Any, Any]:
-    """The coroutine chain of a suspended task: its codes, what the last one awaits, and it."""
-    codes: list[CodeType] = []
+def _await_chain(awaitable: Any) -> tuple[list[FrameType], Any, Any]:
+    """The coroutine chain of a suspended task: its frames, what the last one awaits, and it."""
+    frames: list[FrameType] = []
     last = None
-    while awaitable is not None and len(codes) < MAX_DEPTH:
+    while awaitable is not None and len(frames) < MAX_DEPTH:
         frame = (getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
                  or getattr(awaitable, "ag_frame", None))
         if frame is None:
-            return codes, awaitable, last
-        codes.append(frame.f_code)
+            return frames, awaitable, last
+        frames.append(frame)
         last = awaitable
         awaitable = (getattr(awaitable, "cr_await", None)
                      or getattr(awaitable, "gi_yieldfrom", None)
                      or getattr(awaitable, "ag_await", None))
-    return codes, None, last
+    return frames, None, last
 
 
 def _future_of(leaf: Any) -> Any:
@@ -285,7 +385,8 @@ def _pool_stacks(work: concurrent.futures.Future[Any], tick: Tick) -> list[list[
             return []
         return [[UNSEEN if work.running() else QUEUED]]
     thread_id, run_frame = found
-    return [[thread_label(thread_id), *stack(tick.frames.get(thread_id), run_frame)]]
+    return [[thread_label(thread_id),
+             *stack(tick.frames.get(thread_id), run_frame, tick.cpu(thread_id)[1])]]
 
 
 def _worker_thread_stacks(thread: threading.Thread, tick: Tick) -> list[list[str]]:
@@ -298,4 +399,4 @@ def _worker_thread_stacks(thread: threading.Thread, tick: Tick) -> list[list[str
     top = _find_code(frame, run) if run is not None else None
     if top is None:
         return []
-    return [[thread_label(ident), *stack(frame, top)]]
+    return [[thread_label(ident), *stack(frame, top, tick.cpu(ident)[1])]]

@@ -41,6 +41,7 @@ from .base import (
     NESTED,
     SKIPPED,
     TRUNCATED,
+    WAITING,
     Profiler,
     ProfileResult,
     ProfileRun,
@@ -50,7 +51,7 @@ from .base import (
     request_boundaries,
 )
 from .greenlets import greenlet_ident, original, patched, start_os_thread, use_greenlets
-from .handoff import Tick, identifier, task_stacks
+from .handoff import Tick, frame_id, identifier, in_c_call, task_stacks, thread_cpu
 
 NOT_SAMPLED = label("[not sampled: before trigger]")
 REQUEST_ROOT = label("[request]")  # no sample found its boundary
@@ -78,23 +79,27 @@ def _greenlet_frame(glet: Any, thread_id: int) -> FrameType | None:
     return frame
 
 
-def _thread_stack(frame: FrameType | None) -> tuple[list[str], CodeType | None]:
+def _thread_stack(frame: FrameType | None, idle: bool) -> tuple[list[str], CodeType | None]:
     """A thread's stack below its outermost request boundary (an adapter's code), and that code.
 
-    A stack deeper than ``MAX_DEPTH`` keeps its leaf side, marked as truncated.
+    A stack deeper than ``MAX_DEPTH`` keeps its leaf side, marked as truncated. ``idle``: see
+    ``handoff.stack`` (a leaf in a C call is waiting there).
     """
-    codes: list[CodeType] = []
+    frames: list[FrameType] = []
     cut = 0
-    while frame is not None and len(codes) < MAX_DEPTH:
-        code = frame.f_code
-        codes.append(code)
-        if code in request_boundaries:
-            cut = len(codes)
+    leaf = frame
+    while frame is not None and len(frames) < MAX_DEPTH:
+        frames.append(frame)
+        if frame.f_code in request_boundaries:
+            cut = len(frames)
         frame = frame.f_back
     if frame is not None:
-        return [TRUNCATED, *(identifier(c) for c in reversed(codes))], None
-    top = codes[cut - 1] if cut else None
-    return [identifier(c) for c in reversed(codes[: cut - 1 if cut else len(codes)])], top
+        return [TRUNCATED, *(frame_id(f) for f in reversed(frames))], None
+    top = frames[cut - 1].f_code if cut else None
+    ids = [frame_id(f) for f in reversed(frames[: cut - 1 if cut else len(frames)])]
+    if ids and idle and leaf is not None and in_c_call(leaf):
+        ids.append(WAITING)
+    return ids, top
 
 
 class _Samples:
@@ -105,7 +110,7 @@ class _Samples:
     time until the next sample is shared evenly between them, so the tree still adds up.
     """
 
-    __slots__ = ("group", "last", "records", "stride", "ticks", "top")
+    __slots__ = ("cpu", "group", "last", "records", "stride", "ticks", "top")
 
     def __init__(self, first: list[list[str]], start: float, now: float,
                  top: CodeType | None) -> None:
@@ -116,6 +121,9 @@ class _Samples:
         self.stride = 1
         self.ticks = 1
         self.top = top  # the request boundary the stacks hang from (threads only)
+        # (CPU seconds of the request's thread at the first sample, its perf_counter); None
+        # for tasks and greenlets (their thread runs other work too) or where unmeasurable.
+        self.cpu: tuple[float, float] | None = None
 
     def _settle(self, now: float) -> None:
         """Give the last sample's stacks the time since it was taken."""
@@ -233,7 +241,7 @@ class SamplingProfiler(Profiler):
 
     def _result(self, registration: _Registration) -> ProfileResult:
         """The slow request's samples as a pyinstrument session (built only for alerts)."""
-        start, _, task, holder = registration
+        start, ident, task, holder = registration
         end = _perf()
         samples = holder[0] if holder else None
         if samples is None:
@@ -262,7 +270,13 @@ class SamplingProfiler(Profiler):
             sys_path=sys.path,
             sys_prefixes=Session.current_sys_prefixes(),
         )
-        return ProfileResult(session=session, note=note)
+        cpu = None
+        if samples is not None and samples.cpu is not None and isinstance(ident, int):
+            now = thread_cpu(ident)  # the request's own thread, at its end (slow requests only)
+            if now is not None:
+                cpu = (now - samples.cpu[0], end - samples.cpu[1])
+                session.cpu_time = cpu[0]
+        return ProfileResult(session=session, note=note, cpu=cpu)
 
     # --- the sampler thread ----------------------------------------------------------
 
@@ -329,13 +343,16 @@ class SamplingProfiler(Profiler):
                     runs.pop(key, None)
                 continue
             top = None
+            first_cpu = None
             try:
                 if task is not None:
                     stacks = task_stacks(task, tick, thread_id)
-                else:
-                    frame = (tick.frames.get(thread_id) if glet is None
-                             else _greenlet_frame(glet, thread_id))
-                    stack, top = _thread_stack(frame)
+                elif glet is None:
+                    first_cpu, idle = tick.cpu(thread_id)
+                    stack, top = _thread_stack(tick.frames.get(thread_id), idle)
+                    stacks = [stack] if stack else []
+                else:  # a greenlet's thread runs other greenlets: its CPU is not this one's
+                    stack, top = _thread_stack(_greenlet_frame(glet, thread_id), False)
                     stacks = [stack] if stack else []
             except Exception as exc:  # this request is skipped this tick; the others are not
                 self.report_error("sampling one request", exc)
@@ -344,7 +361,10 @@ class SamplingProfiler(Profiler):
                 if holder:
                     holder[0].add(stacks, now)
                 else:
-                    holder.append(_Samples(stacks, start, now, top))
+                    samples = _Samples(stacks, start, now, top)
+                    if first_cpu is not None:
+                        samples.cpu = (first_cpu, now)
+                    holder.append(samples)
 
     def close(self) -> None:
         self._stopped = True
