@@ -239,3 +239,13 @@ def assert_own_frames_only(alerts: list[Alert]) -> None:
         assert "work_slow" in names or "work" in names, sorted(names)
         assert "fast_marker" not in names
     assert any("slow_marker" in functions_in(alert) for alert in alerts)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """An alert store for the ``wpm`` command tests: None (SQLite in the report folder) or a
+    redis-server of the test's own (the ``wpm:`` keys of other tests never show)."""
+    if request.param == "sqlite":
+        return None
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url
