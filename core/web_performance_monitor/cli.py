@@ -224,15 +224,17 @@ def _open_store(context: Context) -> AlertStore:
 
 def _read(context: Context, action: Callable[[AlertStore], Any]) -> Any:
     """``action`` on the store; its failure is a ``Failure`` naming the store (masked)."""
-    store = _open_store(context)
+    store: AlertStore | None = None
     try:
+        store = _open_store(context)
         return action(store)
     except Exception as exc:
         where = context.shown(context.config.alert_store_url or "the SQLite store")
         raise Failure(f"cannot use the alert store {where}: {type(exc).__name__}: "
                       f"{context.shown(str(exc))[:300]}") from None
     finally:
-        store.close()
+        if store is not None:
+            store.close()
 
 
 def _list(options: Mapping[str, Any], context: Context) -> int:
