@@ -30,7 +30,7 @@ def _command(name: str) -> click.Command:
     def forward(ctx: click.Context, args: tuple[str, ...]) -> Any:
         monitor = get_monitor()
         ctx.exit(cli.main([name, *args], config=monitor.config, monitor=monitor,
-                          prog="flask wpm"))
+                          key=cli.app_config_key, prog="flask wpm"))
 
     return click.Command(name, callback=with_appcontext(forward), help=cli.COMMANDS[name],
                          context_settings=_FORWARD, add_help_option=False,

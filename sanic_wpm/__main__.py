@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: error: the Sanic app {app.name!r} is not registered with "
                          "WPM: did you forget to call WPM(app) or wpm.init_app(app)?\n")
         return cli.EXIT_FAILED
-    return cli.main(args, config=state.config, prog=f"{PROG} {target}")
+    return cli.main(args, config=state.config, key=cli.app_config_key, prog=f"{PROG} {target}")
 
 
 if __name__ == "__main__":

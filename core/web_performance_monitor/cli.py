@@ -47,7 +47,8 @@ from .notifiers.local_file import prune_reports
 from .report import REPORT_PREFIX, REPORT_SUFFIX
 from .store import AlertStore, MemoryStore, SQLiteStore, configured_store
 
-__all__ = ["COMMANDS", "Context", "Failure", "add_arguments", "main", "run"]
+__all__ = ["COMMANDS", "EXIT_FAILED", "Context", "Failure", "add_arguments", "app_config_key",
+           "main", "run"]
 
 INDEX_NAME = "index.html"  # the index page in local_output_dir
 EXIT_FAILED = 1  # argparse exits with 2 for usage errors
@@ -75,7 +76,9 @@ class Context:
     ``config``: the effective configuration (its paths are resolved by ``run``). ``monitor``:
     the application's own monitor, when an adapter has one (``test-alert`` uses it, with the
     notifiers added in code); otherwise one is made for the test. ``key`` shows a field name
-    the way the user writes it in their source (Django: ``THRESHOLD_SECONDS``). Notes go to
+    the way the user writes it in their source (``wpm config``): ``threshold_seconds`` in a
+    file, ``WPM_THRESHOLD_SECONDS`` in Flask's and Sanic's ``app.config``,
+    ``THRESHOLD_SECONDS`` in Django's ``settings.WPM``. Notes go to
     ``err``, so that ``out`` holds only the answer (``--json`` stays parseable).
     """
 
@@ -158,6 +161,11 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def app_config_key(name: str) -> str:
+    """A field as Flask's and Sanic's ``app.config`` hold it: ``WPM_THRESHOLD_SECONDS``."""
+    return "WPM_" + name.upper()
+
+
 def build_parser(prog: str = "wpm", *, standalone: bool = True) -> argparse.ArgumentParser:
     """The whole command line; ``standalone`` adds ``--config`` (adapters pass their own)."""
     parser = argparse.ArgumentParser(
@@ -183,9 +191,10 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
 
 
 def main(argv: Sequence[str] | None = None, *, config: Config | None = None,
-         monitor: PerformanceMonitor | None = None, prog: str = "wpm",
-         out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run one command line; the exit code. ``config`` given (an adapter's): no ``--config``.
+         monitor: PerformanceMonitor | None = None, key: Callable[[str], str] = str,
+         prog: str = "wpm", out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run one command line; the exit code. ``config`` given (an adapter's): no ``--config``;
+    ``monitor`` and ``key`` as in ``Context``.
 
     Usage errors exit through argparse (``SystemExit(2)``), as every argparse program does.
     """
@@ -195,7 +204,7 @@ def main(argv: Sequence[str] | None = None, *, config: Config | None = None,
     try:
         if config is None:
             config = load_config(args.config)
-        context = Context(config, out or sys.stdout, err, monitor)
+        context = Context(config, out or sys.stdout, err, monitor, key)
         return run(args.command, vars(args), context)
     except (Failure, ConfigError) as exc:
         err.write(f"{prog}: error: {exc}\n")

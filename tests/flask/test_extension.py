@@ -141,8 +141,8 @@ def test_cli_config_masks_the_token(make_app: Callable[..., Flask]) -> None:
     result = app.test_cli_runner().invoke(args=["wpm", "config", "--json"])
     assert result.exit_code == 0
     shown = json.loads(result.output)
-    assert shown["threshold_seconds"] == 0.05
-    assert shown["mattermost_token"] == "********"
+    assert shown["WPM_THRESHOLD_SECONDS"] == 0.05  # as app.config holds it
+    assert shown["WPM_MATTERMOST_TOKEN"] == "********"
     assert "cli-secret-token" not in result.output
 
 

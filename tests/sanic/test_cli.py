@@ -64,6 +64,11 @@ def test_list_show_window_reset_prune(alerted: Sanic, run: Run, report_dir: Path
     assert as_json(run("prune", "--json")) == {"alert_records": 0, "report_files": 0}
 
 
+def test_config_is_shown_as_app_config_holds_it(run: Run, report_dir: Path) -> None:
+    shown = as_json(run("config", "--json"))
+    assert (shown["WPM_SERVICE_NAME"], shown["WPM_LOCAL_OUTPUT_DIR"]) == ("shop", str(report_dir))
+
+
 def test_usage(run: Run) -> None:
     helped = run("list", "--help")
     assert helped.returncode == 0
