@@ -21,6 +21,7 @@ The framework commands (``flask wpm ...``, ``manage.py wpm_...``, ``python -m sa
 from __future__ import annotations
 
 from . import cli
+from .capture.sql import capture_django_queries
 from .config import FIELD_NAMES, check_field, environment_layer, suggest_key
 from .decorator import monitored
 from .events import SlowDetails
@@ -42,6 +43,7 @@ __all__ = [
     "SlowDetails",
     "Span",
     "WSGIMiddleware",
+    "capture_django_queries",
     "check_field",
     "cli",
     "environment_layer",
