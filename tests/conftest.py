@@ -338,3 +338,13 @@ def http_target() -> Iterator[str]:
     keeps no state."""
     with HTTPTarget() as server:
         yield server.base
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """An alert store for the ``wpm`` command tests: None (SQLite in the report folder) or a
+    redis-server of the test's own (the ``wpm:`` keys of other tests never show)."""
+    if request.param == "sqlite":
+        return None
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url

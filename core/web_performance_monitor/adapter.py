@@ -12,10 +12,15 @@ The request path an adapter drives (see ``PerformanceMonitor``):
     monitor.finish(span, "request", method, route_or_path, error, describe, subject)
 
 ``describe(monitor, subject) -> SlowDetails`` is called only for slow requests.
+
+The framework commands (``flask wpm ...``, ``manage.py wpm_...``, ``python -m sanic_wpm``) run
+``cli`` with the application's configuration: ``cli.main(argv, config=..., monitor=...)``, or
+``cli.add_arguments``/``cli.run`` where the framework parses the command line itself.
 """
 
 from __future__ import annotations
 
+from . import cli
 from .capture.sql import capture_django_queries
 from .config import FIELD_NAMES, check_field, environment_layer, suggest_key
 from .decorator import monitored
@@ -40,6 +45,7 @@ __all__ = [
     "WSGIMiddleware",
     "capture_django_queries",
     "check_field",
+    "cli",
     "environment_layer",
     "monitored",
     "once",

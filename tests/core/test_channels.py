@@ -593,8 +593,8 @@ def test_flask_wpm_config_and_test_alert(tmp_path: Path,
     WPM(app)
     try:
         runner = app.test_cli_runner()
-        output = runner.invoke(args=["wpm", "config"]).output
-        assert json.loads(output)["feishu_secret"] == "********"
+        output = runner.invoke(args=["wpm", "config", "--json"]).output
+        assert json.loads(output)["WPM_FEISHU_SECRET"] == "********"
         tested = runner.invoke(args=["wpm", "test-alert"]).output
         assert {"dingtalk: ok", "feishu: ok", "wecom: ok", "slack: ok",
                 "mattermost_webhook: ok", "webhook: ok"} <= set(tested.splitlines())
