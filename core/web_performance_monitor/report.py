@@ -28,6 +28,7 @@ from .request import describe_request
 
 REPORT_PREFIX = "wpm_"
 REPORT_SUFFIX = ".html"
+INDEX_FILENAME = "index.html"  # beside the reports, linked from each (``index.py``)
 _SLUG_MAX = 80
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _PACKAGES = ("web-performance-monitor", "pyinstrument", "flask", "django", "sanic")
@@ -132,7 +133,8 @@ def render_html(event: SlowEvent, request: dict[str, Any] | None, trace: dict[st
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{_e(title)}</h1><p class=slow>{event.duration:.3f} s</p></header>"
+        f"<header><h1>{_e(title)}</h1><p class=slow>{event.duration:.3f} s</p>{_index_link()}"
+        "</header>"
         f"<main>{''.join(sections)}</main></body></html>"
     )
 
@@ -178,6 +180,11 @@ def _profile_html(event: SlowEvent, hot: list[tuple[str, float]]) -> str:
         parts.append("<h2>Interactive profile (pyinstrument)</h2>"
                      f"<iframe sandbox='allow-scripts' srcdoc=\"{_e(page)}\"></iframe>")
     return "".join(parts)
+
+
+def _index_link() -> str:
+    """The header's way back to the folder's page of every alert (``index.py`` writes it)."""
+    return f"<p><a href={INDEX_FILENAME} style='color:#9cc3ff'>All slow endpoints</a></p>"
 
 
 def _md(text: str) -> str:
