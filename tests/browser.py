@@ -1,5 +1,6 @@
-"""A headless Chromium the tests drive through the DevTools protocol (CDP): real clicks, real
-typing, screenshots, and the page's console and policy messages.
+"""Pages as the tests read them: parsed (``Elements``), or in a headless Chromium driven
+through the DevTools protocol (``Browser``: real clicks, real typing, screenshots, and the
+page's console and policy messages).
 
 Chromium is Debian's (``apt-get install chromium``; CI installs it); tests that need it are
 marked ``needs_chromium`` and skipped, with that reason, where it is absent. The protocol runs
@@ -16,6 +17,9 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -29,60 +33,82 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromi
 WIDTH, HEIGHT = 1280, 800
 
 
+class Elements(HTMLParser):
+    """Every element of a page: (tag, attributes), and the text of the whole page."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def tags(self) -> set[str]:
+        return {tag for tag, _ in self.elements}
+
+    def first(self, tag: str) -> dict[str, str | None]:
+        return next(attrs for name, attrs in self.elements if name == tag)
+
+
+@contextmanager
+def chromium_tab() -> Iterator[Browser]:
+    """A headless Chromium with one tab, for the ``with`` block; closed (and its profile
+    folder removed) afterwards."""
+    assert CHROMIUM is not None
+    with tempfile.TemporaryDirectory(prefix="wpm-chromium-", ignore_cleanup_errors=True) as home:
+        process = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={home}",
+             f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with connect(_page_socket(Path(home)), max_size=None, open_timeout=30) as socket:
+                yield Browser(socket)
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _page_socket(home: Path) -> str:
+    """The tab's DevTools WebSocket, once Chromium has written its port into its profile."""
+    port_file = home / "DevToolsActivePort"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if port_file.exists() and port_file.read_text().strip():
+            port = port_file.read_text().split()[0]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list",
+                                        timeout=10) as answer:
+                pages = [t for t in json.load(answer) if t["type"] == "page"]
+            if pages:
+                return str(pages[0]["webSocketDebuggerUrl"])
+        time.sleep(0.05)
+    raise TimeoutError("headless Chromium did not open its DevTools port")
+
+
 class Browser:
-    """One headless Chromium with one tab; ``with Browser() as tab: tab.open(url)``.
+    """A Chromium tab over its DevTools socket (``chromium_tab`` makes one).
 
     ``messages`` collects what the page said: console calls, uncaught exceptions and the
     browser's own log entries (a Content-Security-Policy refusal is one of those).
     """
 
-    def __init__(self) -> None:
-        assert CHROMIUM is not None
-        self._profile = tempfile.TemporaryDirectory(prefix="wpm-chromium-")
-        self._process = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--remote-debugging-port=0", "--remote-allow-origins=*",
-             f"--user-data-dir={self._profile.name}", f"--window-size={WIDTH},{HEIGHT}",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def __init__(self, socket: ClientConnection) -> None:
+        self._socket = socket
         self._ids = itertools.count(1)
         self.messages: list[str] = []
-        self._socket = connect(self._page_socket(), max_size=None, open_timeout=30)
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable")
         self.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT,
                   deviceScaleFactor=1, mobile=False)
-
-    def _page_socket(self) -> str:
-        """The tab's DevTools WebSocket, once Chromium has written its port."""
-        port_file = Path(self._profile.name) / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if port_file.exists() and port_file.read_text().strip():
-                port = port_file.read_text().split()[0]
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list",
-                                            timeout=10) as answer:
-                    pages = [t for t in json.load(answer) if t["type"] == "page"]
-                if pages:
-                    return str(pages[0]["webSocketDebuggerUrl"])
-            time.sleep(0.05)
-        raise TimeoutError("headless Chromium did not open its DevTools port")
-
-    def __enter__(self) -> Browser:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._socket.close()
-        self._process.terminate()
-        try:
-            self._process.wait(10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._profile.cleanup()
 
     def _note(self, message: dict[str, Any]) -> None:
         method, params = message.get("method"), message.get("params", {})
@@ -110,12 +136,22 @@ class Browser:
     def open(self, url: str) -> None:
         """Load ``url`` and wait until its load event (the page's scripts have run)."""
         self.call("Page.navigate", url=url)
-        deadline = time.monotonic() + 30
-        while self.evaluate("document.readyState") != "complete" or \
-                self.evaluate("location.href") != url:
+        self.wait_for(f"location.href === {json.dumps(url)} && "
+                      "document.readyState === 'complete'")
+
+    def wait_for(self, expression: str, timeout: float = 30) -> None:
+        """Wait until a JavaScript expression is true in the page (a navigation, a change)."""
+        deadline = time.monotonic() + timeout
+        while not self._true(expression):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} did not load")
+                raise TimeoutError(f"never true: {expression}")
             time.sleep(0.05)
+
+    def _true(self, expression: str) -> bool:
+        try:
+            return bool(self.evaluate(expression))
+        except RuntimeError:  # the page is between two documents
+            return False
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (DevTools', not the page's, code)."""
@@ -136,9 +172,20 @@ class Browser:
                       clickCount=1)
 
     def type(self, selector: str, text: str) -> None:
-        """Click into the field ``selector`` and type ``text`` as a keyboard would insert it."""
+        """Click into the field ``selector`` and type ``text`` over what it holds, as a keyboard
+        would insert it (an ``input`` event per insertion)."""
         self.click(selector)
-        self.call("Input.insertText", text=text)
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).select()")
+        if text:
+            self.call("Input.insertText", text=text)
+        else:
+            self.press("Backspace", 8)
+
+    def press(self, key: str, code: int) -> None:
+        """One key pressed and released on the focused element (``"ArrowDown"``, 40)."""
+        for kind in ("rawKeyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key=key, code=key,
+                      windowsVirtualKeyCode=code)
 
     def screenshot(self, path: Path, full_page: bool = False) -> None:
         params: dict[str, Any] = {"format": "png"}
