@@ -184,7 +184,7 @@ def _profile_html(event: SlowEvent, hot: list[tuple[str, float]]) -> str:
 
 def _index_link() -> str:
     """The header's way back to the folder's page of every alert (``index.py`` writes it)."""
-    return f"<p><a href={INDEX_FILENAME} style='color:#9cc3ff'>All slow endpoints</a></p>"
+    return f"<p><a href={INDEX_FILENAME} style='color:#9cc3ff'>&larr; All slow endpoints</a></p>"
 
 
 def _md(text: str) -> str:
