@@ -133,8 +133,8 @@ r.hidden=!ok;if(ok)n++;});shown.textContent=String(n);none.hidden=n>0;}
 filter.addEventListener('input',apply);if(service)service.addEventListener('change',apply);
 apply();})();"""
 
-_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
-           f"form-action 'none'; script-src {_sha256(_SCRIPT)}")
+_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+           f"script-src {_sha256(_SCRIPT)}")
 
 _INDEX_CSS = """
 .controls{display:flex;gap:12px;align-items:center;flex-wrap:wrap;margin:12px 0}
