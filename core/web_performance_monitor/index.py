@@ -160,9 +160,9 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _utc(timestamp: float) -> str:
-    """``2026-11-30 17:20:11``: the page says once, in each heading, that times are UTC."""
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+def _utc(timestamp: float, clock: str = "%H:%M:%S") -> str:
+    """``2026-11-30 17:20:11`` (UTC, as the headings say)."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime(f"%Y-%m-%d {clock}")
 
 
 def _seconds(value: float) -> str:
@@ -203,7 +203,8 @@ def _row(summary: EndpointSummary, records: list[AlertRecord], existing: set[str
          now: float) -> str:
     held = str(summary.held_back)
     if summary.window_until is not None and summary.window_until > now:
-        held += f"<small class=muted>alerts again after {_e(_utc(summary.window_until))}</small>"
+        held += (f"<small class=muted>alerts again after "
+                 f"{_e(_utc(summary.window_until, '%H:%M'))} UTC</small>")
     cells = [
         f"<td>{_e(summary.service)}</td>",
         f"<td class=endpoint>{_e(summary.endpoint)}</td>",

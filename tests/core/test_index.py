@@ -119,7 +119,7 @@ def test_one_row_per_endpoint_newest_first(alerts: Alerts) -> None:
     invoices, products, _ = rows
     # service, endpoint, alerts, held back, last, worst, last seen (UTC), reports
     assert invoices.cells[2:7] == ["4", "3", "1.100 s", "4.200 s", "2026-09-21 14:01:20"]
-    assert products.cells[3] == "12alerts again after 2026-09-29 22:13:20"
+    assert products.cells[3] == "12alerts again after 2026-09-29 22:13 UTC"
     assert "3 earlier" in invoices.cells[7] and "(report removed)" in invoices.cells[7]
 
 
@@ -266,3 +266,4 @@ def test_hostile_names_run_nothing_in_the_browser(hostile: Path, browser: Browse
     assert browser.evaluate("document.querySelectorAll('img,svg').length") == 0
     assert browser.evaluate(VISIBLE) == [f"GET /{name}" for name in HOSTILE]
     assert not [m for m in browser.messages if "PWNED" in m or "Uncaught" in m]
+
