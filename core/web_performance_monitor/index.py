@@ -11,8 +11,8 @@ and filters it by text and service. A Content-Security-Policy lets only that scr
 hash, as ``profiling.base._interactive_page`` does for pyinstrument's viewer), and the script
 reads the rows that are already in the page: no data ever reaches a script, every value is
 text escaped with ``html.escape``. Links go only to report file names that are plain names in
-the folder (``report_link``), and only to files that still exist there (reports are pruned by
-``report_retention_count``/``report_retention_days``, the store keeps its records longer).
+the folder (``report_link``), and only to files that still exist there (the report files and
+the store's records are pruned separately, so a record may outlive its file).
 """
 
 from __future__ import annotations
@@ -85,8 +85,10 @@ def write_index(folder: str, summaries: Sequence[EndpointSummary],
     Raises ``OSError`` when the folder cannot be read or written.
     """
     folder = os.path.abspath(folder)
-    with os.scandir(folder) as entries:
-        existing = {entry.name for entry in entries if entry.is_file(follow_symlinks=False)}
+    existing: set[str] = set()
+    if os.path.isdir(folder):  # else no report yet: the page says so, and makes the folder
+        with os.scandir(folder) as entries:
+            existing = {entry.name for entry in entries if entry.is_file(follow_symlinks=False)}
     page = render_index(summaries, records, existing, now)
     return write_atomically(folder, INDEX_FILENAME, encode_text(page))
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.browser import Browser, Elements, chromium_tab, needs_chromium
 from web_performance_monitor.history import AlertRecord, EndpointSummary
-from web_performance_monitor.index import render_index, report_link, write_index
+from web_performance_monitor.index import report_link, write_index
 from web_performance_monitor.report import report_filename
 
 NOW = 1_790_000_000.0
@@ -195,9 +195,10 @@ def test_only_the_embedded_script_may_run(hostile: Path) -> None:
     assert "default-src 'none'" in policy and "unsafe-inline" not in policy.split("script-src")[1]
 
 
-def test_an_empty_folder_says_what_will_appear(tmp_path: Path) -> None:
-    page = render_index([], [], set(), now=NOW)
-    assert "No slow requests yet" in page and "<table" not in page
+def test_before_any_alert_the_page_says_what_will_appear(tmp_path: Path) -> None:
+    page = Path(write_index(str(tmp_path / "not-yet"), [], [], now=NOW))  # wpm open, day one
+    text = page.read_text(encoding="utf-8")
+    assert "No slow requests yet" in text and "<table" not in text
 
 
 def test_the_page_is_written_atomically_and_private(alerts: Alerts) -> None:
