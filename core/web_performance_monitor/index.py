@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .history import AlertRecord, EndpointSummary
@@ -33,8 +33,9 @@ from .report import _CSS, INDEX_FILENAME, REPORT_PREFIX, REPORT_SUFFIX, encode_t
 
 if TYPE_CHECKING:
     from .config import Config
+    from .store import AlertStore
 
-__all__ = ["HISTORY_LIMIT", "History", "index_path", "refresh_index", "render_index",
+__all__ = ["HISTORY_LIMIT", "index_path", "refresh_index", "render_index",
            "report_link", "write_index"]
 
 # Alerts read from the store for one page: the default report_retention_count (500) twice over,
@@ -44,17 +45,6 @@ HISTORY_LIMIT = 1000
 # letters, digits, ``-`` and ``_``, the suffix. No separator, no dot before the suffix.
 _REPORT_NAME = re.compile(re.escape(REPORT_PREFIX) + r"[A-Za-z0-9_-]{1,200}"
                           + re.escape(REPORT_SUFFIX))
-
-
-class History(Protocol):
-    """What the page is made from: the alert store's read side (``store.AlertStore``)."""
-
-    def endpoints(self, service: str | None = None) -> list[EndpointSummary]:
-        """Every endpoint's summary (all services when ``service`` is None)."""
-
-    def history(self, service: str | None = None, endpoint: str | None = None,
-                since: float | None = None, limit: int = HISTORY_LIMIT) -> list[AlertRecord]:
-        """Alerts, newest first."""
 
 
 def index_path(config: Config) -> str:
@@ -93,7 +83,7 @@ def write_index(folder: str, summaries: Sequence[EndpointSummary],
     return write_atomically(folder, INDEX_FILENAME, encode_text(page))
 
 
-def refresh_index(config: Config, store: History,
+def refresh_index(config: Config, store: AlertStore,
                   report_error: Callable[[str, BaseException], None]) -> None:
     """Rewrite the index page of ``config``'s folder from ``store``; called on the alert worker
     after each alert. Never raises: a failure goes to ``report_error`` (the monitor's error

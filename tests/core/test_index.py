@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
+from werkzeug.test import Client
 
 from tests.browser import Browser, Elements, chromium_tab, needs_chromium
+from tests.conftest import RecordingNotifier, busy
+from web_performance_monitor import PerformanceMonitor
 from web_performance_monitor.history import AlertRecord, EndpointSummary
 from web_performance_monitor.index import report_link, write_index
 from web_performance_monitor.report import report_filename
@@ -268,3 +273,81 @@ def test_hostile_names_run_nothing_in_the_browser(hostile: Path, browser: Browse
     assert browser.evaluate(VISIBLE) == [f"GET /{name}" for name in HOSTILE]
     assert not [m for m in browser.messages if "PWNED" in m or "Uncaught" in m]
 
+
+# --- written by the monitor --------------------------------------------------------------------
+
+# path -> (method, seconds it takes); ``/products/7`` is the endpoint ``GET /products/{id}``
+SHOP = {"/products/7": ("GET", 0.08), "/checkout": ("POST", 0.12)}
+BILLING = {"/invoices/9": ("GET", 0.1)}
+
+
+def app_of(routes: dict[str, tuple[str, float]]) -> Callable[..., list[bytes]]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        busy(routes[environ["PATH_INFO"]][1])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    return app
+
+
+def serve(monitor: PerformanceMonitor, routes: dict[str, tuple[str, float]],
+          times: int) -> None:
+    client = Client(monitor.create_middleware()(app_of(routes)))
+    for _ in range(times):
+        for path, (method, _) in routes.items():
+            client.open(path, method=method)
+    assert monitor.flush(10)
+
+
+@pytest.fixture
+def shop_and_billing(make_monitor: Callable[..., PerformanceMonitor],
+                     report_dir: Path) -> Path:
+    """Two services alerting into one folder and its SQLite store, every slow request an alert
+    (no window): 3 endpoints, 8 alerts. The folder's index page."""
+    for service, routes, times in (("shop", SHOP, 3), ("billing", BILLING, 2)):
+        monitor = make_monitor(alert_store_url=None, alert_window_days=0, service_name=service)
+        serve(monitor, routes, times)
+    return report_dir / "index.html"
+
+
+def test_the_monitor_rewrites_the_index_after_each_alert(shop_and_billing: Path,
+                                                          report_dir: Path) -> None:
+    rows = Table(shop_and_billing.read_text(encoding="utf-8")).rows
+    assert [(row.service, row.endpoint) for row in rows] == [
+        ("billing", "GET /invoices/{id}"), ("shop", "POST /checkout"),
+        ("shop", "GET /products/{id}")]
+    assert [row.cells[2] for row in rows] == ["2", "3", "3"]
+    reports = {p.name for p in report_dir.glob("wpm_*.html")}
+    links = [link for row in rows for link in row.links]
+    assert len(reports) == 8 and sorted(links) == sorted(reports)
+
+
+def test_a_failing_index_write_leaves_alerts_flowing(make_monitor: Callable[...,
+                                                     PerformanceMonitor], report_dir: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    (report_dir / "index.html").mkdir(parents=True)  # a folder where the page should go
+    monitor = make_monitor(alert_store_url=None, alert_window_days=0, service_name="shop")
+    serve(monitor, SHOP, 2)
+    stats = monitor.get_stats()
+    assert stats["alerts_sent"] == 4 and len(list(report_dir.glob("wpm_*.html"))) == 4
+    assert stats["internal_errors"] == {"writing the index page": 4}
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "writing the index page failed: IsADirectoryError" in warning
+
+
+def test_no_index_without_local_reports(make_monitor: Callable[..., PerformanceMonitor],
+                                        recorder: RecordingNotifier, report_dir: Path) -> None:
+    monitor = make_monitor(enable_local_file=False, alert_window_days=0)
+    monitor.add_notifier(recorder)
+    serve(monitor, SHOP, 1)
+    assert len(recorder.alerts) == 2 and not (report_dir / "index.html").exists()
+
+
+@needs_chromium
+def test_from_the_index_to_a_report_and_back(shop_and_billing: Path, browser: Browser) -> None:
+    browser.open(shop_and_billing.as_uri())
+    browser.click("#endpoints tbody tr:first-child a")
+    browser.wait_for("document.title === 'Slow request: GET /invoices/{id}'")
+    browser.click("header a")
+    browser.wait_for(f"location.href === {json.dumps(shop_and_billing.as_uri())}")
+    assert browser.evaluate(VISIBLE)[0] == "GET /invoices/{id}"
