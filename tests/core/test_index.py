@@ -213,6 +213,15 @@ def test_the_page_is_written_atomically_and_private(alerts: Alerts) -> None:
     assert not [p for p in alerts.folder.iterdir() if p.name.startswith(".")]  # no temp left
 
 
+def test_a_planted_link_is_replaced_not_followed(alerts: Alerts, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.html"
+    elsewhere.write_text("theirs", encoding="utf-8")
+    (alerts.folder / "index.html").symlink_to(elsewhere)
+    path = alerts.write()
+    assert not path.is_symlink() and "Slow endpoints" in path.read_text(encoding="utf-8")
+    assert elsewhere.read_text(encoding="utf-8") == "theirs"
+
+
 # --- in a browser ------------------------------------------------------------------------------
 
 VISIBLE = ("Array.from(document.querySelectorAll('#endpoints tbody tr'))"
