@@ -188,24 +188,29 @@ def _reports_cell(summary: EndpointSummary, records: list[AlertRecord],
             items.append(f"<li>{shown} {_seconds(record.duration)}{status}{gone}</li>")
         parts.append(f"<details><summary>{len(earlier)} earlier</summary>"
                      f"<ul>{''.join(items)}</ul></details>")
-    return f"<td data-v={linked}>{''.join(parts)}</td>"
+    return f"<td data-v=\"{linked}\">{''.join(parts)}</td>"
+
+
+def _number(value: float, shown: str) -> str:
+    """A numeric cell: ``shown`` (markup, already escaped), sorted by ``value`` (a number, or
+    ``ValueError``: nothing but a number reaches the attribute)."""
+    return f"<td class=num data-v=\"{float(value)!r}\">{shown}</td>"
 
 
 def _row(summary: EndpointSummary, records: list[AlertRecord], existing: set[str],
          now: float) -> str:
-    held = str(summary.held_back)
+    held = str(int(summary.held_back))
     if summary.window_until is not None and summary.window_until > now:
         held += (f"<small class=muted>alerts again after "
                  f"{_e(_utc(summary.window_until, '%H:%M'))} UTC</small>")
     cells = [
         f"<td>{_e(summary.service)}</td>",
         f"<td class=endpoint>{_e(summary.endpoint)}</td>",
-        f"<td class=num>{summary.alerts}</td>",
-        f"<td class=num data-v={summary.held_back}>{held}</td>",
-        f"<td class=num data-v={summary.last_duration!r}>{_seconds(summary.last_duration)}</td>",
-        f"<td class=num data-v={summary.worst_duration!r}>"
-        f"{_seconds(summary.worst_duration)}</td>",
-        f"<td class=num data-v={summary.last_seen!r}>{_e(_utc(summary.last_seen))}</td>",
+        _number(summary.alerts, str(int(summary.alerts))),
+        _number(summary.held_back, held),
+        _number(summary.last_duration, _seconds(summary.last_duration)),
+        _number(summary.worst_duration, _seconds(summary.worst_duration)),
+        _number(summary.last_seen, _e(_utc(summary.last_seen))),
         _reports_cell(summary, records, existing),
     ]
     return f"<tr data-service=\"{_e(summary.service)}\">{''.join(cells)}</tr>"
