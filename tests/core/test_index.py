@@ -190,6 +190,14 @@ def test_hostile_names_stay_text(hostile: Path) -> None:
     assert sorted(options) == sorted(["", *HOSTILE])
 
 
+def test_a_count_that_is_not_a_number_never_reaches_the_page(tmp_path: Path) -> None:
+    odd = EndpointSummary("shop", "GET /", "1 onmouseover=alert(1)", 0, 1.0, 1.0, NOW, None,
+                          None)  # what a tampered store might return
+    with pytest.raises((TypeError, ValueError)):  # refresh_index logs it; alerts go on
+        write_index(str(tmp_path), [odd], [], now=NOW)
+    assert not (tmp_path / "index.html").exists()
+
+
 def test_only_the_embedded_script_may_run(hostile: Path) -> None:
     page = hostile.read_text(encoding="utf-8")
     [policy] = [attrs["content"] or "" for tag, attrs in Elements(page).elements
