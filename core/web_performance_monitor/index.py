@@ -72,7 +72,8 @@ def write_index(folder: str, summaries: Sequence[EndpointSummary],
     ``summaries``: one per endpoint (``store.endpoints()``); ``records``: the alerts, any order
     (``store.history()``), whose reports are linked when their files are in ``folder``.
     ``now`` (epoch seconds) is the page's "written at", default the current time.
-    Raises ``OSError`` when the folder cannot be read or written.
+    Raises ``OSError`` when the folder cannot be read or written, ``TypeError``/``ValueError``
+    when a count, duration or time is not a number (nothing is written then).
     """
     folder = os.path.abspath(folder)
     existing: set[str] = set()
