@@ -16,6 +16,7 @@ The request path an adapter drives (see ``PerformanceMonitor``):
 
 from __future__ import annotations
 
+from .capture.sql import capture_django_queries
 from .config import FIELD_NAMES, check_field, environment_layer, suggest_key
 from .decorator import monitored
 from .events import SlowDetails
@@ -37,6 +38,7 @@ __all__ = [
     "SlowDetails",
     "Span",
     "WSGIMiddleware",
+    "capture_django_queries",
     "check_field",
     "environment_layer",
     "monitored",
