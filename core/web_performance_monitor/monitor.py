@@ -30,6 +30,7 @@ from .diagnosis import Rules
 from .events import Alert, SlowDetails, SlowEvent
 from .files import resolve_paths
 from .history import AlertRecord
+from .index import refresh_index
 from .log import ErrorLog, logger
 from .masking import Masker, register_secret, scrub
 from .notifiers import Notifier, open_notifiers
@@ -416,6 +417,7 @@ class PerformanceMonitor:
             alert = build_alert(event, parts.masker, parts.config.trace_headers,
                                 claim.suppressed_before, Rules.of(parts.config))
             self._deliver(parts, alert, claim)
+            refresh_index(parts.config, parts.store, self.errors.report)
 
     def _claim(self, parts: _Parts, event: SlowEvent) -> Claim | None:
         """The window of the event's ``(service, endpoint)``; None when it is taken."""
