@@ -25,7 +25,10 @@ def serve(argv: list[str], *, cwd: Path, env: dict[str, str]) -> Iterator[str]:
     """Run ``argv`` (``{port}`` is replaced by a free port); yields the base URL."""
     port = free_port()
     command = [part.format(port=port) for part in argv]
-    proc = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env},
+    # This tree's core first: a venv shared between checkouts maps its editable install to
+    # another tree's core.
+    path = os.pathsep.join(p for p in (str(ROOT / "core"), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env, "PYTHONPATH": path},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, timeout=30)

@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
-from .paths import endpoint_path, known_endpoint
+from .identity import framework_of, service_of
+from .paths import endpoint_path, known_endpoint, served_route
 from .request import RequestRecord
 from .streaming import once
 
@@ -30,11 +31,26 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+def full_path(scope: Scope) -> str:
+    """The path as the client sent it: ``root_path`` included. Servers following the ASGI
+    spec since 2.4 (uvicorn 0.26+) put it in ``path`` already; older ones leave it out."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path if not root or path.startswith(root) else root + path
+
+
 def route_of(scope: Scope) -> str | None:
-    """The route template a framework left in the scope (Starlette/FastAPI ``scope["route"]``)."""
+    """The route template as served, prefixes included (``paths.served_route``).
+
+    Starlette and FastAPI leave the innermost route in ``scope["route"]``; its template lacks
+    the prefix of a ``Mount`` (that is in ``root_path``) and, from FastAPI 0.165, of an
+    included router, which the served path still has.
+    """
     route = scope.get("route")
-    path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return str(path) if path else None
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not template:
+        return None
+    return served_route(str(template), full_path(scope), scope.get("path_params"))
 
 
 def record_from_scope(scope: Scope, body: bytes, seen: int, cap: int) -> RequestRecord:
@@ -43,7 +59,7 @@ def record_from_scope(scope: Scope, body: bytes, seen: int, cap: int) -> Request
     client = scope.get("client")
     return RequestRecord(
         method=scope.get("method", "GET"),
-        path=scope.get("root_path", "") + scope.get("path", ""),
+        path=full_path(scope),
         route=route_of(scope),
         query_string=bytes(scope.get("query_string", b"")).decode("utf-8", "replace"),
         headers=headers,
@@ -55,9 +71,17 @@ def record_from_scope(scope: Scope, body: bytes, seen: int, cap: int) -> Request
 
 
 class PerformanceMiddleware:
+    """Times each ``http`` request of the ASGI app it wraps.
+
+    Names the monitor after that app (``PerformanceMonitor.identify``): the module of the
+    app or of its routes' endpoints, and "FastAPI x" / "Starlette x" / "ASGI". Starlette builds
+    its middleware stack at the first event (the lifespan startup under a server).
+    """
+
     def __init__(self, app: ASGIApp, monitor: PerformanceMonitor) -> None:
         self.app = app
         self.monitor = monitor
+        monitor.identify(service_of(app), framework_of(app, "ASGI"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         monitor = self.monitor
@@ -71,7 +95,7 @@ class PerformanceMiddleware:
         span = monitor.begin()
 
         def describe(_monitor: PerformanceMonitor, _: None) -> SlowDetails:
-            return SlowDetails(path=scope.get("path", ""), route=route_of(scope), status=status,
+            return SlowDetails(path=full_path(scope), route=route_of(scope), status=status,
                                record=record_from_scope(scope, bytes(kept), seen, cap))
 
         @once

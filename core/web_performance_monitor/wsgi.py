@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
+from .identity import framework_of, service_of
 from .paths import endpoint_path, known_endpoint
 from .profiling import request_boundary
 from .request import RequestRecord, wsgi_text
@@ -171,11 +172,16 @@ class _Response:
 
 
 class WSGIMiddleware:
-    """``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``."""
+    """``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``.
+
+    Names the monitor after the app it wraps (``PerformanceMonitor.identify``: the app's
+    module, "WSGI" or the framework found behind it) unless an adapter already did.
+    """
 
     def __init__(self, app: WSGIApp, monitor: PerformanceMonitor) -> None:
         self.app = app
         self.monitor = monitor
+        monitor.identify(service_of(app), framework_of(app, "WSGI"))
 
     def responder(self, environ: dict[str, Any],
                   start_response: Callable[..., Any]) -> Callable[..., Any]:
