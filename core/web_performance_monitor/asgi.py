@@ -47,10 +47,12 @@ def route_of(scope: Scope) -> str | None:
     included router, which the served path still has.
     """
     route = scope.get("route")
-    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    raw = getattr(route, "path", None)
+    template = getattr(route, "path_format", None) or raw
     if not template:
         return None
-    return served_route(str(template), full_path(scope), scope.get("path_params"))
+    return served_route(str(template), full_path(scope), scope.get("path_params"),
+                        ":path}" in str(raw))
 
 
 def record_from_scope(scope: Scope, body: bytes, seen: int, cap: int) -> RequestRecord:

@@ -135,16 +135,17 @@ _tails: dict[str, re.Pattern[str]] = {}
 
 
 def _tail_pattern(route: str) -> re.Pattern[str]:
-    """``route`` as a regex matching the end of a served path (variables as ``[^/]+``, a
-    ``path`` converter as ``.+``)."""
+    """A route with a variable that spans segments, as a regex matching the end of a served
+    path: a ``path`` converter, or any variable without a converter (a template that dropped
+    them), as ``.+``; the others as ``[^/]+``."""
     pattern = _tails.get(route)
     if pattern is None:
         parts: list[str] = []
         end = 0
         for match in _VARIABLE.finditer(route):
             parts.append(re.escape(route[end:match.start()]))
-            wide = (match["conv"] or match["sconv"]) == "path"
-            parts.append(".+" if wide else "[^/]+")
+            converter = match["conv"] or match["sconv"]
+            parts.append(".+" if converter in (None, "path") else "[^/]+")
             end = match.end()
         parts.append(re.escape(route[end:]))
         pattern = re.compile("".join(parts) + "/?$")
@@ -154,7 +155,8 @@ def _tail_pattern(route: str) -> re.Pattern[str]:
     return pattern
 
 
-def served_route(route: str, path: str, values: dict[str, Any] | None = None) -> str:
+def served_route(route: str, path: str, values: dict[str, Any] | None = None,
+                 wide: bool | None = None) -> str:
     """The route as served: ``route`` (the template the innermost router matched) with the
     prefix the path has before it (a mount, an included router, ``root_path``).
 
@@ -165,10 +167,14 @@ def served_route(route: str, path: str, values: dict[str, Any] | None = None) ->
     ``values`` (the path parameters: ``/orgs/acme`` under ``Mount("/orgs/{org}")`` is
     ``/orgs/{org}``) or collapsed like a raw path (``/tenants/{id}``).
 
-    Costs two ``str.count`` calls when the path has no prefix (every request of most apps).
+    ``wide``: whether a variable of ``route`` spans segments (a ``path`` converter; found in
+    ``route`` when not given, for templates that dropped their converters, like Starlette's
+    ``path_format``). Costs two ``str.count`` calls when the path has no prefix (every request
+    of most apps).
     """
     depth = route.count("/")
-    wide = ":path" in route
+    if wide is None:
+        wide = ":path" in route
     if not wide and path.count("/") == depth:
         return route
     if wide:
