@@ -12,12 +12,13 @@ its own coroutines: time spent while a neighbour runs shows as ``[await]``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
 from .identity import framework_of, service_of
-from .paths import endpoint_path, known_endpoint, served_route
+from .paths import endpoint_path, fits, known_endpoint, served_route
 from .request import RequestRecord
 from .streaming import once
 
@@ -39,14 +40,65 @@ def full_path(scope: Scope) -> str:
     return path if not root or path.startswith(root) else root + path
 
 
+# id of a Starlette router -> (the router, weakly; its routes by endpoint at any depth of
+# mounts), for ``_route_by_endpoint``. By id: a ``Router`` defines ``__eq__``, so it is no key.
+_routes_by_endpoint: dict[int, tuple[weakref.ref[Any], dict[Any, list[Any]]]] = {}
+
+
+def _index_routes(routes: list[Any], table: dict[Any, list[Any]], depth: int = 0) -> None:
+    for route in routes:
+        inner = getattr(route, "routes", None)  # a Mount or Host: its routes, or its app's
+        if inner and depth < 8:
+            _index_routes(list(inner), table, depth + 1)
+        # A mount is the route of the app it hands over to (a static folder: no routes)
+        endpoint = getattr(route, "endpoint", None) if not inner else getattr(route, "app", None)
+        if (endpoint is not None and getattr(type(endpoint), "__hash__", None)
+                and getattr(route, "path_format", None)):
+            table.setdefault(endpoint, []).append(route)
+
+
+def _route_by_endpoint(scope: Scope) -> Any:
+    """The route that served the request, for Starlette before 0.47 (FastAPI 0.115), whose
+    router does not leave it in the scope: looked up by the ``endpoint`` it does leave, in an
+    index of the outermost router's routes made once per router. Where one endpoint serves
+    several routes, the one whose template fits the path."""
+    endpoint, router = scope.get("endpoint"), scope.get("router")
+    if endpoint is None or router is None:
+        return None
+    known = _routes_by_endpoint.get(id(router))
+    if known is None or known[0]() is not router:
+        table: dict[Any, list[Any]] = {}
+        try:
+            _index_routes(list(getattr(router, "routes", ())), table)
+            known = (weakref.ref(router), table)
+        except TypeError:  # a router without weak references: no template
+            return None
+        if len(_routes_by_endpoint) >= 64:  # routers made per test, per app factory call
+            _routes_by_endpoint.clear()
+        _routes_by_endpoint[id(router)] = known
+    try:
+        candidates = known[1].get(endpoint)
+    except TypeError:
+        return None
+    if not candidates:
+        return None
+    if len(candidates) == 1:
+        return candidates[0]
+    path = full_path(scope)
+    return next((route for route in candidates if fits(str(route.path), path)), None)
+
+
 def route_of(scope: Scope) -> str | None:
     """The route template as served, prefixes included (``paths.served_route``).
 
-    Starlette and FastAPI leave the innermost route in ``scope["route"]``; its template lacks
-    the prefix of a ``Mount`` (that is in ``root_path``) and, from FastAPI 0.165, of an
-    included router, which the served path still has.
+    Starlette and FastAPI leave the innermost route in ``scope["route"]`` (Starlette before
+    0.47 only its endpoint: ``_route_by_endpoint``); its template lacks the prefix of a
+    ``Mount`` (that is in ``root_path``) and, from FastAPI 0.165, of an included router, which
+    the served path still has.
     """
     route = scope.get("route")
+    if route is None:
+        route = _route_by_endpoint(scope)
     raw = getattr(route, "path", None)
     template = getattr(route, "path_format", None) or raw
     if not template:

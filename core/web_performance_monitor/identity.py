@@ -82,7 +82,7 @@ def _chain(app: Any) -> list[Any]:
     return found
 
 
-def _route_modules(obj: Any) -> list[str]:
+def _route_modules(obj: Any, depth: int = 0) -> list[str]:
     """The modules of a router's endpoints (Starlette, FastAPI): where the user's code is."""
     modules: list[str] = []
     routes = getattr(obj, "routes", None)
@@ -92,9 +92,10 @@ def _route_modules(obj: Any) -> list[str]:
         endpoint = getattr(route, "endpoint", None)
         if endpoint is not None:
             modules.append(_module_of(endpoint))
-        original = getattr(route, "original_router", None)  # FastAPI's included routers
-        if original is not None:
-            modules.extend(_route_modules(original))
+        # FastAPI's included routers, Starlette's mounts
+        for inner in (getattr(route, "original_router", None), getattr(route, "app", None)):
+            if inner is not None and depth < 4:
+                modules.extend(_route_modules(inner, depth + 1))
     return modules
 
 

@@ -130,29 +130,37 @@ def endpoint_path(path: str) -> str:
     return collapsed
 
 
-# Route template -> its compiled pattern anchored at the path's end (``served_route``).
-_tails: dict[str, re.Pattern[str]] = {}
+# (route template, loose) -> its compiled pattern anchored at the path's end.
+_tails: dict[tuple[str, bool], re.Pattern[str]] = {}
 
 
-def _tail_pattern(route: str) -> re.Pattern[str]:
-    """A route with a variable that spans segments, as a regex matching the end of a served
-    path: a ``path`` converter, or any variable without a converter (a template that dropped
-    them), as ``.+``; the others as ``[^/]+``."""
-    pattern = _tails.get(route)
+def _tail_pattern(route: str, loose: bool) -> re.Pattern[str]:
+    """``route`` as a regex matching the end of a served path: a ``path`` converter as ``.+``,
+    other variables as ``[^/]+``; ``loose``: every variable without a converter as ``.+`` too
+    (for a template that dropped its converters, like Starlette's ``path_format``)."""
+    key = (route, loose)
+    pattern = _tails.get(key)
     if pattern is None:
         parts: list[str] = []
         end = 0
         for match in _VARIABLE.finditer(route):
             parts.append(re.escape(route[end:match.start()]))
             converter = match["conv"] or match["sconv"]
-            parts.append(".+" if converter in (None, "path") else "[^/]+")
+            spans = converter == "path" or (loose and converter is None)
+            parts.append(".+" if spans else "[^/]+")
             end = match.end()
         parts.append(re.escape(route[end:]))
         pattern = re.compile("".join(parts) + "/?$")
         if len(_tails) >= _CACHE_SIZE:
             _tails.clear()
-        _tails[route] = pattern
+        _tails[key] = pattern
     return pattern
+
+
+def fits(route: str, path: str) -> bool:
+    """Whether ``path`` ends with what ``route`` matches (its variables as one segment each, a
+    ``path`` converter as several)."""
+    return _tail_pattern(route, False).search(path) is not None
 
 
 def served_route(route: str, path: str, values: dict[str, Any] | None = None,
@@ -178,7 +186,7 @@ def served_route(route: str, path: str, values: dict[str, Any] | None = None,
     if not wide and path.count("/") == depth:
         return route
     if wide:
-        found = _tail_pattern(route).search(path)
+        found = _tail_pattern(route, ":path" not in route).search(path)
         prefix = path[:found.start()] if found is not None else ""
     else:
         prefix = path.rsplit("/", depth)[0] if path.count("/") > depth else ""

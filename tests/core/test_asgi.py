@@ -301,6 +301,8 @@ def test_starlette_mounts_and_root_path(monitor: PerformanceMonitor) -> None:
     assert served_endpoints(monitor, wrapped, ["/shop/items/1", "/orgs/acme/items/2",
                                                "/orgs/globex/items/3", "/v2/items/4"]) == {
         "GET /shop/items/{iid}", "GET /orgs/{org}/items/{iid}", "GET /v2/items/{iid}"}
+    assert monitor.service_name == "tests"  # the package of the mounted routes' endpoints
+    assert monitor.framework.startswith("Starlette ")
     monitor.reset_stats()
     assert served_endpoints(monitor, wrapped, ["/proxy/shop/items/1"], root_path="/proxy") == {
         "GET /proxy/shop/items/{iid}"}
