@@ -10,7 +10,8 @@ from django_wpm import get_monitor
 
 
 class Command(BaseCommand):
-    help = "Send a test alert through every enabled notifier (the local file and each chat channel)."
+    help = ("Send a test alert through every enabled notifier (the local file and each chat "
+            "channel).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = get_monitor().test_alert_system()
