@@ -93,3 +93,19 @@ def test_a_script_is_named_by_its_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "__main__", script)
     assert top_package("__main__") == "app"
     assert top_package("shop.wsgi") == "shop"
+
+
+def test_a_mounted_wsgi_app_keeps_its_mount_point(monitor: PerformanceMonitor) -> None:
+    """Without a route template the endpoint is the path as served: two apps mounted by
+    ``DispatcherMiddleware`` (``SCRIPT_NAME``) under one monitor are two endpoints."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    def fast(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        return [b""]
+
+    client = Client(monitor.create_middleware()(DispatcherMiddleware(fast, {"/admin": fast})))
+    assert client.get("/reports/7").status_code == 200
+    assert client.get("/admin/reports/8").status_code == 200
+    assert set(monitor.get_stats()["endpoints"]) == {"GET /reports/{id}",
+                                                     "GET /admin/reports/{id}"}
