@@ -6,11 +6,10 @@ Frameworks that know the route template put it in ``environ["wpm.route"]`` (the 
 does); otherwise the endpoint is the raw path as served (``SCRIPT_NAME`` included) with its
 values collapsed (``paths.endpoint_path``: ``GET /users/{id}``). A response whose body is in
 memory (a list or tuple; an adapter's ``body_in_memory`` knows its framework's responses) or
-that an adapter marks complete
-(``environ["wpm.body_complete"]``) ends the request when the app returns. So does a file the
-server sends itself (``wsgi.file_wrapper``, or a file object for uWSGI): it goes back to the
-server unwrapped, so sendfile and offloading keep working, and the sending is the server's
-time, not the application's.
+that an adapter marks complete (``environ["wpm.body_complete"]``) ends the request when the app
+returns. So does a file the server sends itself (``wsgi.file_wrapper``, or a file object for
+uWSGI): it goes back to the server unwrapped, so sendfile and offloading keep working, and the
+sending is the server's time, not the application's.
 The status is only read for slow requests, from ``environ["wpm.status"]``, noted by the
 wrapped ``start_response`` (``WSGIMiddleware.responder``, which adapters may extend).
 """
