@@ -20,15 +20,25 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+def tested_env(env: dict[str, str]) -> dict[str, str]:
+    """``os.environ`` with ``env`` over it, and this tree (the core and the adapters) first on
+    ``PYTHONPATH``, before the paths ``env`` names: a subprocess tests the code under test even
+    where the venv has another checkout installed in editable mode."""
+    merged = {**os.environ, **env}
+    paths = [str(ROOT / "core"), str(ROOT), *filter(None, [merged.get("PYTHONPATH")])]
+    merged["PYTHONPATH"] = os.pathsep.join(paths)
+    return merged
+
+
 @contextmanager
 def serve(argv: list[str], *, cwd: Path, env: dict[str, str]) -> Iterator[str]:
-    """Run ``argv`` (``{port}`` is replaced by a free port); yields the base URL."""
+    """Run ``argv`` (``{port}`` is replaced by a free port); yields the base URL.
+
+    The server imports this tree's packages first (``tested_env``), not an installed copy.
+    """
     port = free_port()
     command = [part.format(port=port) for part in argv]
-    # This tree's core first: a venv shared between checkouts maps its editable install to
-    # another tree's core.
-    path = os.pathsep.join(p for p in (str(ROOT / "core"), env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env, "PYTHONPATH": path},
+    proc = subprocess.Popen(command, cwd=cwd, env=tested_env(env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, timeout=30)
@@ -57,8 +67,8 @@ def wait_for_suppressed(store: Path, endpoint: str, expected: int, timeout: floa
             continue
         try:
             with sqlite3.connect(store) as conn:
-                row = conn.execute("SELECT suppressed FROM wpm_alerts WHERE endpoint = ?",
+                row = conn.execute("SELECT sum(suppressed) FROM wpm_windows WHERE endpoint = ?",
                                    (endpoint,)).fetchone()
         except sqlite3.OperationalError:  # the workers have not created the table yet
             continue
-        suppressed = row[0] if row else -1
+        suppressed = -1 if row[0] is None else row[0]

@@ -45,3 +45,34 @@ class EndpointSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBack:
+    """An endpoint's slow requests that its alert window held back (not alerted), in all.
+
+    Kept as long as the store keeps counts (``Retention.keep_seconds`` after the last change).
+    """
+
+    service: str
+    endpoint: str
+    count: int
+    max_duration: float  # seconds; 0.0 where only a count is known (merged after an outage)
+    last_duration: float
+    last_at: float  # when the most recent held-back request started (epoch seconds)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWindow:
+    """An alert window still open: the endpoint alerted, and alerts again after ``until``."""
+
+    service: str
+    endpoint: str
+    until: float  # epoch seconds
+    held_back: int  # slow requests held back since the window opened (told in the next alert)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

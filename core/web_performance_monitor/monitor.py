@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import socket
 import threading
 import time
 import weakref
@@ -26,6 +27,7 @@ from .config import Config
 from .decorator import monitored
 from .events import Alert, SlowDetails, SlowEvent
 from .files import resolve_paths
+from .history import AlertRecord
 from .identity import service_of
 from .log import ErrorLog, logger
 from .masking import Masker, register_secret, scrub
@@ -36,7 +38,7 @@ from .ratelimit import RateLimit
 from .report import build_alert
 from .sizing import alert_bytes, event_bytes, shrink_profile
 from .stats import CHECK_EVERY, EndpointKey, Kind, Stats, endpoint_name
-from .store import AlertStore, Claim, FailoverStore, MemoryStore, open_store
+from .store import AlertStore, Claim, FailoverStore, MemoryStore, configured_store
 from .worker import BackgroundWorker
 from .wsgi import WSGIMiddleware
 
@@ -46,6 +48,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _perf = time.perf_counter
 _reset = CURRENT.reset
+_HOST = socket.gethostname()  # for alert records: which host of several served the request
 EXIT_SECONDS = 5.0  # at interpreter exit, for pending alerts of all monitors together
 # ``describe(monitor, subject)``: the monitor passes itself (its config, its masker).
 Describe = Callable[["PerformanceMonitor", Any], SlowDetails]
@@ -198,13 +201,9 @@ class PerformanceMonitor:
                 f"notifiers: {notifiers}; alert store: {store}; profiler: {config.profiler}")
 
     def _open_store(self, config: Config) -> FailoverStore:
-        """The configured store behind its in-memory stand-in (see ``FailoverStore``).
-
-        Stored counts are kept as long as the longer of the alert window and the report
-        retention (at least a day), then expire.
-        """
-        keep = max(config.alert_window_days, config.report_retention_days, 1.0) * 86400.0
-        store = open_store(config.alert_store_url, config.local_output_dir, keep)
+        """The configured store behind its in-memory stand-in (see ``FailoverStore``), with
+        the report retention (``store.Retention.from_config``)."""
+        store = configured_store(config)
         name = config.alert_store_url or os.path.join(config.local_output_dir, "sqlite")
         if isinstance(store, MemoryStore):
             name = f"memory:{id(store)}"
@@ -413,16 +412,16 @@ class PerformanceMonitor:
         parts = self._parts
         repeats = self._unqueue(event)  # none are folded into it from now on
         with self.errors.guard("handling a slow request"):
-            claim = self._claim(parts, event.endpoint)
+            claim = self._claim(parts, event)
             if claim is None:
-                self._with_store(parts, lambda store: store.suppress(event.endpoint, 1 + repeats))
+                self._hold_back(parts, event, 1 + repeats)
                 self.stats.count("alerts_suppressed", 1 + repeats)
                 logger.debug("web_performance_monitor: %s took %.3fs; not alerted: it alerted "
                              "within the last %g days (alert_window_days)", event.endpoint,
                              event.duration, parts.config.alert_window_days)
                 return
             if repeats:  # later than this one: told in the endpoint's next alert
-                self._with_store(parts, lambda store: store.suppress(event.endpoint, repeats))
+                self._hold_back(parts, event, repeats)
                 self.stats.count("alerts_suppressed", repeats)
             if parts.budget is not None and not parts.budget.take():
                 # Given back with this request counted: the endpoint alerts with its next one.
@@ -437,12 +436,21 @@ class PerformanceMonitor:
                                 claim.suppressed_before)
             self._deliver(parts, alert, claim)
 
-    def _claim(self, parts: _Parts, endpoint: str) -> Claim | None:
+    def _claim(self, parts: _Parts, event: SlowEvent) -> Claim | None:
+        """The window of the event's ``(service, endpoint)``; None when it is taken."""
         window = parts.config.alert_window_days * 86400.0
         if window <= 0:
-            return Claim(endpoint, "", 0)
-        claim: Claim | None = self._with_store(parts, lambda store: store.claim(endpoint, window))
+            return Claim(event.endpoint, "", 0, event.service)
+        claim: Claim | None = self._with_store(
+            parts, lambda store: store.claim(event.endpoint, window, service=event.service))
         return claim
+
+    def _hold_back(self, parts: _Parts, event: SlowEvent, count: int) -> None:
+        """Count ``count`` slow requests of the event's endpoint as held back by its window
+        (the repeats folded into it are known by number only: its duration stands for them)."""
+        self._with_store(parts, lambda store: store.suppress(
+            event.endpoint, count, service=event.service, duration=event.duration,
+            at=event.started_at))
 
     def _give_back(self, parts: _Parts, claim: Claim) -> None:
         _give_back(self.errors, parts.store, claim)
@@ -454,6 +462,7 @@ class PerformanceMonitor:
         """The local report first, on this thread; then each channel, which never blocks here."""
         if not parts.notifiers:
             self.stats.count("alerts_sent")
+            _use_store(self.errors, parts.store, lambda store: store.record(_record(alert)))
             return
         delivery = self._delivery(parts, alert, claim)
         for notifier in parts.local:
@@ -476,6 +485,7 @@ class PerformanceMonitor:
 
         def sent(name: str) -> None:
             stats.count("alerts_sent")
+            _use_store(errors, store, lambda s: s.record(_record(alert)))
             logger.info("web_performance_monitor: %s took %.3fs; alerted (%s%s)", event.endpoint,
                         event.duration, name,
                         f", report {alert.report_path}" if alert.report_path else "")
@@ -623,6 +633,16 @@ def _use_store(errors: ErrorLog, store: AlertStore, action: Callable[[AlertStore
     except Exception as exc:
         errors.report("using the alert store", exc)
         return None
+
+
+def _record(alert: Alert) -> AlertRecord:
+    """What the store keeps of an alert that went out (the report by its file name only)."""
+    event = alert.event
+    return AlertRecord(
+        service=event.service, endpoint=event.endpoint, at=event.started_at,
+        duration=event.duration, status=event.status,
+        report=os.path.basename(alert.report_path) if alert.report_path else None,
+        trace_id=alert.trace.get("trace_id"), host=_HOST, pid=event.pid)
 
 
 def _give_back(errors: ErrorLog, store: AlertStore, claim: Claim) -> None:

@@ -20,7 +20,8 @@ from tests.core.wsgi_apps import slow_app
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.config import default_output_dir
 from web_performance_monitor.files import UnsafePath
-from web_performance_monitor.store import FailoverStore, RedisStore, SQLiteStore
+from web_performance_monitor.history import AlertRecord
+from web_performance_monitor.store import FailoverStore, RedisStore, Retention, SQLiteStore
 
 STORE_NAME = ".wpm-alerts.sqlite3"
 root_only = pytest.mark.skipif(
@@ -54,6 +55,10 @@ FOREIGN = {
     "our table with a trigger that drops inserts": [
         OUR_TABLE,
         "CREATE TRIGGER silence BEFORE INSERT ON wpm_alerts BEGIN SELECT RAISE(IGNORE); END",
+    ],
+    "our current tables with a trigger that drops alert records": [
+        *SQLiteStore._SCHEMA,
+        "CREATE TRIGGER silence BEFORE INSERT ON wpm_history BEGIN SELECT RAISE(IGNORE); END",
     ],
 }
 
@@ -93,7 +98,7 @@ def test_a_random_bytes_store_heals_before_the_first_alert(
     assert "using the alert store" not in monitor.get_stats()["internal_errors"]
     conn = sqlite3.connect(report_dir / STORE_NAME)
     assert conn.execute("PRAGMA application_id").fetchone() == (SQLiteStore.APPLICATION_ID,)
-    assert conn.execute("SELECT suppressed FROM wpm_alerts").fetchall() == [(1,)]
+    assert conn.execute("SELECT suppressed FROM wpm_windows").fetchall() == [(1,)]
     conn.close()
 
 
@@ -239,18 +244,18 @@ def test_relative_paths_are_resolved_once_at_start_up(
 
 def test_expired_sqlite_rows_are_deleted(tmp_path: Path) -> None:
     path = str(tmp_path / "alerts.db")
-    store = SQLiteStore(path, keep_seconds=0.05)
+    store = SQLiteStore(path, Retention(keep_seconds=0.05))
     store.claim("GET /old", 0.01)
     time.sleep(0.1)
     store._purge_at = 0.0  # an hour later
     store.claim("GET /new", 3600)
-    rows = store._execute("SELECT endpoint FROM wpm_alerts", {})
+    rows = store._execute("SELECT endpoint FROM wpm_windows", {})
     assert rows == [("GET /new",)]
     store.close()
 
 
 def test_a_released_windows_count_is_kept_for_the_retention_time(tmp_path: Path) -> None:
-    store = SQLiteStore(str(tmp_path / "alerts.db"), keep_seconds=3600)
+    store = SQLiteStore(str(tmp_path / "alerts.db"), Retention(keep_seconds=3600))
     claim = store.claim("GET /a", 60)
     assert claim is not None
     store.release(claim)  # every notifier failed
@@ -263,16 +268,17 @@ def test_a_released_windows_count_is_kept_for_the_retention_time(tmp_path: Path)
 
 def test_every_redis_key_expires(redis_url: str) -> None:
     prefix = f"wpm-expiry-{time.monotonic_ns()}:"
-    store = RedisStore(redis_url, prefix=prefix, keep_seconds=3600)
+    store = RedisStore(redis_url, prefix=prefix, retention=Retention(keep_seconds=3600))
     claim = store.claim("GET /a", 60)
     assert claim is not None
     store.suppress("GET /a")
     store.suppress("GET /b")  # no window yet: the counter alone
     store.release(claim)
-    store.merge({"GET /c": (time.time() + 60, "t")}, {"GET /d": 2})
+    store.merge({("", "GET /c"): (time.time() + 60, "t")}, {("", "GET /d"): 2})
+    store.record(AlertRecord("", "GET /a", time.time(), 1.5, 200, None, None, "web-1", 1))
     client = redis.Redis.from_url(redis_url)
     keys = client.keys(f"{prefix}*")
-    assert len(keys) >= 4
+    assert len(keys) >= 8  # windows, counts, held-back figures, the index, the history
     assert {key: 0 < client.pttl(key) <= 3600_000 for key in keys} == dict.fromkeys(keys, True)
     client.close()
     store.close()
@@ -331,6 +337,6 @@ def test_after_a_sqlite_outage_the_store_reconnects_and_takes_the_stand_ins_clai
         "GET /before", "GET /during", "GET /after"]
     other_process = SQLiteStore(str(path))
     assert other_process.claim("GET /during", 60) is None
-    rows = dict(other_process._execute("SELECT endpoint, suppressed FROM wpm_alerts", {}))
+    rows = dict(other_process._execute("SELECT endpoint, suppressed FROM wpm_windows", {}))
     assert rows["GET /during"] == 1  # the repeat during the outage is counted, not lost
     other_process.close()
