@@ -349,3 +349,14 @@ def test_a_path_converter_under_a_mount(monitor: PerformanceMonitor) -> None:
     wrapped = monitor.create_asgi_middleware()(app)
     assert served_endpoints(monitor, wrapped, ["/static/files/a/b/c.txt"]) == {
         "GET /static/files/{name}"}
+
+
+def test_a_prefix_with_a_variable_is_named(monitor: PerformanceMonitor) -> None:
+    """``/tenants/{tid}`` before an included router: the tenant's value never becomes part of
+    an endpoint (one endpoint for all tenants, none of their names in a file name)."""
+    api = FastAPI()
+    api.add_middleware(PerformanceMiddleware, monitor=monitor)
+    api.include_router(users_router(), prefix="/tenants/{tid}")
+    assert served_endpoints(monitor, api, ["/tenants/acme/users/1", "/tenants/globex/users/2",
+                                           "/tenants/7/users/3"]) == {
+        "GET /tenants/{tid}/users/{uid}"}
