@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test test-lts test-django-lts demo bench bench-peers bench-instructions bench-idle soak lint clean
+.PHONY: install test test-lts test-django-lts demo bench bench-peers bench-instructions bench-idle bench-calls bench-queries soak lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,16 @@ bench-instructions: $(STAMP)
 
 bench-idle: $(STAMP)
 	$(BIN)/python bench/idle.py
+
+# What capturing an outgoing HTTP call costs per call, hooks alone and with real clients.
+bench-calls: $(STAMP)
+	$(BIN)/python bench/calls.py
+
+# Issue 15: the cost SQL capture adds to a query (Django cursor and SQLAlchemy, in-memory SQLite),
+# in seconds and, under callgrind, in instructions (BENCH_QUERIES_ARGS= for seconds only).
+BENCH_QUERIES_ARGS ?= --instructions
+bench-queries: $(STAMP)
+	$(BIN)/python bench/queries.py $(BENCH_QUERIES_ARGS)
 
 # Issue 14's soak: gunicorn -w 4, a chat server that hangs, fails and rate-limits, 50 endpoints.
 SOAK_MINUTES ?= 10

@@ -13,5 +13,7 @@ class DjangoWPMConfig(AppConfig):
 
         from . import conf  # noqa: F401 - connects the setting_changed receiver
         from .checks import check_settings
+        from .queries import install as install_query_capture
 
         checks.register(check_settings)
+        install_query_capture()

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import pwd
 import random
 import shutil
 import socket
 import string
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.http_target import HTTPTarget
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.events import Alert
 from web_performance_monitor.notifiers import Notifier
@@ -165,6 +172,78 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
+POSTGRES = shutil.which("postgres") or "/usr/local/bin/postgres"
+
+
+class PostgresServer:
+    """A private PostgreSQL server (``initdb`` + ``postgres``) on a free port in a temporary
+    folder, trusting local connections of the user ``wpm``. As root, it runs as the system's
+    ``postgres`` user (PostgreSQL refuses root)."""
+
+    def __init__(self) -> None:
+        if not os.path.exists(POSTGRES):
+            pytest.skip(f"no PostgreSQL server binary ({POSTGRES} or `postgres` on PATH): "
+                        "the PostgreSQL tests need one")
+        self.bin = os.path.dirname(os.path.realpath(POSTGRES))
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://wpm@127.0.0.1:{self.port}/postgres"
+        self.folder = tempfile.mkdtemp(prefix="wpm-postgres-")
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            try:
+                self.user = pwd.getpwnam("postgres").pw_name
+            except KeyError:
+                self.user = "nobody"
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.folder, entry.pw_uid, entry.pw_gid)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        data = os.path.join(self.folder, "data")
+        subprocess.run([os.path.join(self.bin, "initdb"), "-D", data, "-U", "wpm", "-A",
+                        "trust", "--no-sync", "-E", "UTF8"], check=True, user=self.user,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.folder)
+        self._proc = subprocess.Popen(
+            [os.path.join(self.bin, "postgres"), "-D", data, "-p", str(self.port),
+             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.folder}",
+             "-c", "fsync=off", "-c", "full_page_writes=off"],
+            user=self.user, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=self.folder)
+        wait_for_port(self.port)
+        import psycopg
+
+        deadline = time.monotonic() + 20
+        while True:  # the port opens before the server accepts sessions
+            try:
+                psycopg.connect(f"host=127.0.0.1 port={self.port} user=wpm dbname=postgres",
+                                connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(20)
+            self._proc = None
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The tests' private PostgreSQL server: its SQLAlchemy URL (psycopg 3, user ``wpm``,
+    database ``postgres``); skipped with the reason where no server binary is installed."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (the dev extra has it)")
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.stop()
+
+
 def _raise(exc: BaseException) -> Callable[..., Any]:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise exc
@@ -214,6 +293,18 @@ def fault(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     return str(request.param)
 
 
+def load_example(name: str) -> ModuleType:
+    """``example_projects/<name>/app.py`` imported as the module ``example_<name>`` (in
+    ``sys.modules``, where SQLAlchemy resolves its models' annotations)."""
+    path = Path(__file__).resolve().parents[1] / "example_projects" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def profile_of(monitor: PerformanceMonitor, work: Callable[[], None]) -> ProfileResult:
     """The profile of ``work`` run as one request of ``monitor``, kept as if it were slow."""
     span = monitor.begin()
@@ -239,3 +330,11 @@ def assert_own_frames_only(alerts: list[Alert]) -> None:
         assert "work_slow" in names or "work" in names, sorted(names)
         assert "fast_marker" not in names
     assert any("slow_marker" in functions_in(alert) for alert in alerts)
+
+
+@pytest.fixture(scope="session")
+def http_target() -> Iterator[str]:
+    """The base URL of a slow HTTP service on 127.0.0.1 (``tests.http_target``), shared: it
+    keeps no state."""
+    with HTTPTarget() as server:
+        yield server.base

@@ -21,6 +21,7 @@ The route it passes is the template as served, prefixes included (``served_route
 
 from __future__ import annotations
 
+from .capture.sql import capture_django_queries
 from .config import FIELD_NAMES, check_field, environment_layer, suggest_key
 from .decorator import monitored
 from .events import SlowDetails
@@ -43,6 +44,7 @@ __all__ = [
     "SlowDetails",
     "Span",
     "WSGIMiddleware",
+    "capture_django_queries",
     "check_field",
     "environment_layer",
     "framework_label",

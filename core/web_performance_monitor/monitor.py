@@ -21,8 +21,9 @@ from typing import Any, TypeVar, overload
 
 from .asgi import PerformanceMiddleware
 from .backoff import OverheadBackoff
-from .capture import Captured
+from .capture import Captured, sql, sqlalchemy_events
 from .capture.context import CURRENT, leave, limits
+from .capture.http_calls import capture_calls
 from .config import Config
 from .decorator import monitored
 from .events import Alert, SlowDetails, SlowEvent
@@ -101,6 +102,7 @@ class PerformanceMonitor:
         self._sampler_busy = 0.0
         self._extra_notifiers: list[Notifier] = []
         self._parts = self._build(config if config is not None else Config())
+        self._hook_calls(self.config)
         self._threshold = self.config.threshold_seconds
         self._durations = self.stats.durations
         self._overheads = self.stats.overheads
@@ -158,6 +160,10 @@ class PerformanceMonitor:
     def _build(self, config: Config) -> _Parts:
         logger.setLevel(config.log_level)
         limits["max_records"] = config.max_queries_per_request
+        sql.configure(config.capture_sql, config.capture_sql_parameters, self.errors.report)
+        if config.capture_sql:
+            with self.errors.guard("installing the SQLAlchemy hooks"):
+                sqlalchemy_events.install()
         for secret in config.secret_values():  # tokens, robot secrets, webhook keys
             register_secret(secret)
         config = resolve_paths(config)
@@ -170,6 +176,13 @@ class PerformanceMonitor:
                       [self._channel(notifier, config) for notifier in notifiers
                        if not notifier.local],
                       RateLimit(cap, 60.0) if cap else None)
+
+    def _hook_calls(self, config: Config | None) -> None:
+        """Capture outgoing HTTP calls while ``config.capture_http_calls`` (None: no more):
+        the hooks are installed with the first such monitor, undone with the last
+        (``capture/http_calls.py``)."""
+        with self.errors.guard("hooking outgoing HTTP calls"):
+            capture_calls(self, self.errors if config and config.capture_http_calls else None)
 
     def _channel(self, notifier: Notifier, config: Config) -> Channel:
         return Channel(notifier, retries=config.notify_retries, retry_delay=self._retry_delay,
@@ -226,6 +239,7 @@ class PerformanceMonitor:
         """Apply validated changes at run time (``ConfigError`` leaves everything as it was)."""
         new = self._build(self.config.replace(**changes))
         old, self._parts = self._parts, new
+        self._hook_calls(new.config)
         self._threshold = new.config.threshold_seconds
         self._backoff, self._sampler_busy = OverheadBackoff(), 0.0
         old_profiler, self._profiler = self._profiler, self._new_profiler(new.config)
@@ -615,6 +629,7 @@ class PerformanceMonitor:
         self._close_channels(self._parts.channels, max(0.0, deadline - time.monotonic()), final)
         if final:
             self._profiler.close()
+            self._hook_calls(None)
         with self.errors.guard("closing"):
             self._parts.store.close()
             for notifier in self._parts.notifiers:

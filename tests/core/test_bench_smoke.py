@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end with tiny parameters: every in-process suite with its
-four variants and the judgement of issue 18, and the peer benchmark where its venv exists.
+four variants and the judgement of issue 18, the outgoing-call costs (``bench/calls.py``), and
+the peer benchmark where its venv exists.
 
 Figures are not checked (a smoke run's are noise); each part runs in a process of its own, as
 ``make bench`` runs it, since the bench configures Django and registers Sanic apps globally.
@@ -39,6 +40,13 @@ peers.print_table(result)
 print(json.dumps({"inactive": result["inactive"], "recorded": result["recorded"]}))
 """
 
+QUERIES = """
+import json
+from bench import queries
+result = queries.run(queries=60, rounds=1)
+print(json.dumps({driver: sorted(row) for driver, row in result.items()}))
+"""
+
 
 def _run(python: Path | str, code: str) -> Any:
     """Run ``code`` in ``python`` from the repository root; its last stdout line, as JSON."""
@@ -53,6 +61,22 @@ def test_inprocess_bench_judges_every_framework_named_by_the_decision() -> None:
     assert judged == sorted([suite, endpoint]
                             for suite in ("flask", "django-sync", "django-async", "sanic", "asgi")
                             for endpoint in ("trivial", "typical"))
+
+
+def test_calls_bench_prints_every_librarys_cost() -> None:
+    done = subprocess.run([sys.executable, "bench/calls.py", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {line.split("  ")[1] for line in done.stdout.splitlines() if line.startswith("  ")}
+    assert {"http.client (requests, urllib3)", "httpx", "httpx async", "aiohttp (trace handlers)",
+            "requests (Session)", "httpx.Client", "httpx.AsyncClient",
+            "aiohttp.ClientSession"} < rows
+
+
+def test_query_bench_times_each_driver_plain_idle_and_monitored() -> None:
+    assert _run(sys.executable, QUERIES) == {
+        "django": ["idle", "monitored", "plain"], "sqlalchemy": ["idle", "monitored", "plain"],
+        "app_site": ["app_site"]}
 
 
 @pytest.mark.skipif(not BENCH_PYTHON.exists(),

@@ -14,7 +14,14 @@ MIDDLEWARE = [
     "django_wpm.middleware.PerformanceMonitorMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# Test databases in files (not Django's in-memory default): a test module can close its
+# connections when done (tests/django/test_queries.py), which an in-memory database ignores.
+_DATABASES_DIR = tempfile.mkdtemp(prefix="wpm-django-db-")
+DATABASES = {
+    alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:",
+            "TEST": {"NAME": f"{_DATABASES_DIR}/{alias}.sqlite3"}}
+    for alias in ("default", "other")
+}
 WPM = {
     "THRESHOLD_SECONDS": 0.05,
     "LOCAL_OUTPUT_DIR": tempfile.mkdtemp(prefix="wpm-django-tests-"),

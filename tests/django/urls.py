@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from tests.django import views
+from tests.django import query_views, views
 
 api = [path("users/<int:uid>/", views.user)]
 
@@ -15,4 +15,9 @@ urlpatterns = [
     path("boom/", views.boom),
     path("helper/", views.uses_helper),
     path("crunch/", views.crunch),
+    path("queries/n-plus-one/", query_views.n_plus_one),
+    path("queries/many/", query_views.executemany),
+    path("queries/failing/", query_views.failing),
+    path("queries/other/", query_views.other_database),
+    path("queries/async/", query_views.async_orm),
 ]
