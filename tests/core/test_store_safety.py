@@ -310,8 +310,9 @@ def test_after_a_redis_outage_the_store_reconnects_and_takes_the_stand_ins_claim
     slow_request(monitors[0], "/after")
     monitors[0].flush()
     other_host = RedisStore(redis_server.url)
-    assert other_host.claim("GET /during", 60) is None  # merged back: no second alert
-    assert other_host.claim("GET /after", 60) is None
+    service = monitors[0].service_name  # named by the app the middleware wraps
+    assert other_host.claim("GET /during", 60, service=service) is None  # merged back
+    assert other_host.claim("GET /after", 60, service=service) is None
     other_host.close()
     assert [a.event.endpoint for a in recorder.alerts] == ["GET /during", "GET /after"]
 
@@ -339,7 +340,7 @@ def test_after_a_sqlite_outage_the_store_reconnects_and_takes_the_stand_ins_clai
     assert [a.event.endpoint for a in recorder.alerts] == [
         "GET /before", "GET /during", "GET /after"]
     other_process = SQLiteStore(str(path))
-    assert other_process.claim("GET /during", 60) is None
+    assert other_process.claim("GET /during", 60, service=monitor.service_name) is None
     rows = dict(other_process._execute("SELECT endpoint, suppressed FROM wpm_windows", {}))
     assert rows["GET /during"] == 1  # the repeat during the outage is counted, not lost
     other_process.close()
