@@ -367,12 +367,13 @@ class Config:
     slow_query_seconds: float = option(_number(positive=True), 0.5)
     # Queries (and, separately, calls) kept per request; beyond it counted and summed.
     max_queries_per_request: int = option(_number(integer=True, positive=True), 1000)
-    # N+1: one normalised statement from one call site at least this often, taking at least
-    # this long in all. Sentry's N+1 detector: 5 repeats over 50 ms (its system defaults,
-    # performance.issues.n_plus_one_db.count_threshold / .duration_threshold); Scout APM's
-    # insight asks 5 and 150 ms (scout_apm/core/n_plus_one_tracker.py). Sentry's 50 ms: a
-    # loop's SQL time understates it (Django's example N+1 spends 0.4 s in SQLite and 2.6 s
-    # building rows in the ORM), and only the first max_queries_per_request are counted.
+    # N+1: one normalised statement from one call site at least this often, its loop (first
+    # start to last end) lasting at least this long. Sentry's N+1 detector: 5 repeats over
+    # 50 ms (its system defaults, performance.issues.n_plus_one_db.count_threshold /
+    # .duration_threshold); Scout APM's insight asks 5 and 150 ms
+    # (scout_apm/core/n_plus_one_tracker.py). Both time the queries alone; the loop is timed
+    # here because the ORM's per-row work is most of the cost (Django's example N+1 spends
+    # 0.4 s in SQLite and 2.6 s building rows), so a fast database does not hide an N+1.
     n_plus_one_min_repeats: int = option(_number(integer=True, positive=True), 5)
     n_plus_one_min_seconds: float = option(_number(), 0.05)
 

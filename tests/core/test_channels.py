@@ -346,6 +346,7 @@ def test_generic_webhook_signed_json(make_monitor: Callable[..., PerformanceMoni
     assert message["event"] == "slow_alert"
     assert (message["endpoint"], message["status"], message["threshold_seconds"],
             message["trace_id"]) == ("POST /orders/pending", 201, 0.05, "req-77")
+    assert message["service"] == "tests"  # the app's own name: service_name is not set
     assert message["duration_seconds"] > 0.05
     assert isinstance(message["hot_functions"], list)
     assert "query-secret-1" not in json.dumps(message)

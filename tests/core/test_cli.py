@@ -199,12 +199,12 @@ def browser(tmp_path: Path) -> Path:
 def test_open_shows_the_index_or_a_report_and_nothing_else(alerted: Alerted,
                                                           browser: Path) -> None:
     opened = browser.parent / "opened.txt"
-    missing = alerted.wpm("open", BROWSER=str(browser))
-    assert missing.returncode == 1 and "no index page at" in missing.stderr
-    (alerted.report_dir / "index.html").write_text("<html></html>")
-    done = alerted.wpm("open", BROWSER=str(browser))
+    done = alerted.wpm("open", BROWSER=str(browser))  # the worker wrote it after the alert
     assert done.returncode == 0, done.stderr
     assert opened.read_text() == (alerted.report_dir / "index.html").resolve().as_uri()
+    (alerted.report_dir / "index.html").unlink()
+    missing = alerted.wpm("open", BROWSER=str(browser))
+    assert missing.returncode == 1 and "no index page at" in missing.stderr
     report = alerted.json("list")[0]["report"]
     assert alerted.wpm("open", report, BROWSER=str(browser)).returncode == 0
     assert opened.read_text().endswith("/" + report)

@@ -31,7 +31,9 @@ def run() -> Callable[..., Diagnosis]:
     def run(duration: float, queries: list[Query] = [], calls: list[Call] = [],  # noqa: B006
             hot: list[HotLine] = [PYTHON], limit: int = 10_000) -> Diagnosis:  # noqa: B006
         captured = Captured(limit)
-        for item in queries:
+        clock = 0.0
+        for item in queries:  # back to back, as a loop issues them
+            item.start, clock = clock, clock + item.duration
             captured.add_query(item)
         for call in calls:
             captured.add_call(call)
@@ -53,6 +55,18 @@ def test_an_n_plus_one_names_the_statement_its_count_and_the_line(
     group = found.queries[0]
     assert (group.count, group.n_plus_one, group.site, group.sites) == (1000, True, LOOP, 1)
     assert group.duplicates is None  # parameters were not captured: unknown, not guessed
+
+
+def test_a_loop_on_a_fast_database_is_an_n_plus_one_by_the_loops_time() -> None:
+    """600 lazy loads of 80 µs each (0.05 s of SQL) with the ORM's row work between them: the
+    loop lasts 0.3 s, so it is an N+1 though its SQL time alone is under the threshold."""
+    captured = Captured(10_000)
+    for n in range(600):
+        captured.add_query(query(REVIEWS, 0.00008, start=n * 0.0005))
+    found = diagnose(0.4, captured, [PYTHON], Masker(), Rules())
+    [loop] = found.n_plus_one
+    assert (loop.repeats, loop.site) == (600, LOOP)
+    assert loop.total == pytest.approx(0.048) and loop.span == pytest.approx(0.29958)
 
 
 def test_below_the_thresholds_it_is_no_n_plus_one(run: Callable[..., Diagnosis]) -> None:

@@ -116,7 +116,8 @@ class Facts:
         url = f"{report_base_url.rstrip('/')}/{alert.filename}" if report_base_url else None
         return cls(title=alert.title, endpoint=event.endpoint, kind=event.kind,
                    duration=event.duration, threshold=event.threshold, status=event.status,
-                   error=event.error, service=service, trace_id=alert.trace.get("trace_id"),
+                   error=event.error, service=service or event.service or None,
+                   trace_id=alert.trace.get("trace_id"),
                    headline=list(alert.hot_frames[:3]), suppressed=alert.suppressed_before,
                    started_at=event.started_at, report_url=url, diagnosis=alert.headline)
 
