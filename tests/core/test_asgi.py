@@ -18,7 +18,13 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from tests.conftest import RecordingNotifier, assert_own_frames_only, busy, functions_in
+from tests.conftest import (
+    RecordingNotifier,
+    assert_own_frames_only,
+    busy,
+    functions_in,
+    report_endpoint,
+)
 from tests.servers import BIN, ROOT, get_json, serve, wait_for_suppressed
 from web_performance_monitor import PerformanceMonitor
 from web_performance_monitor.asgi import PerformanceMiddleware
@@ -199,7 +205,7 @@ def test_fastapi_example_under_uvicorn(report_dir: Path) -> None:
             assert get_json(f"{url}/reports/{i}")["report"] == i
         wait_for_suppressed(report_dir / ".wpm-alerts.sqlite3", "GET /reports/{report_id}", 2)
     reports = [p.name for p in report_dir.glob("wpm_*.html")]
-    assert len(reports) == 1 and reports[0].startswith("wpm_GET-reports-report_id_")
+    assert len(reports) == 1 and report_endpoint(reports[0]) == "GET-reports-report_id"
 
 
 def test_faults_leave_the_response_unchanged(monitor: PerformanceMonitor, fault: str) -> None:

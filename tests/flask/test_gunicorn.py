@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.conftest import report_endpoint
 from tests.mattermost_server import CHANNEL, TOKEN, FakeMattermost
 from tests.servers import BIN, ROOT, get_json, serve, subprocess_env, wait_for_suppressed
 
@@ -26,7 +27,7 @@ def test_one_alert_per_endpoint_across_workers(report_dir: Path) -> None:
         wait_for_suppressed(report_dir / ".wpm-alerts.sqlite3", "GET /users/<int:uid>", 39)
     reports = sorted(p.name for p in report_dir.glob("wpm_*.html"))
     assert len(reports) == 1, reports
-    assert reports[0].startswith("wpm_GET-users-int-uid_")
+    assert report_endpoint(reports[0]) == "GET-users-int-uid"
 
 
 def test_a_hanging_chat_server_costs_no_local_report(report_dir: Path) -> None:
@@ -49,7 +50,7 @@ def test_a_hanging_chat_server_costs_no_local_report(report_dir: Path) -> None:
                 assert time.monotonic() < deadline, sorted(report_dir.glob("wpm_*.html"))
                 time.sleep(0.1)
         assert chat.posts == []
-    reports = sorted(path.name.split("_")[1] for path in report_dir.glob("wpm_*.html"))
+    reports = sorted(report_endpoint(path.name) for path in report_dir.glob("wpm_*.html"))
     assert reports == sorted(f"GET-e{i}" for i in range(30))
 
 
