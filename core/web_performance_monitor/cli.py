@@ -41,6 +41,7 @@ from typing import Any, TextIO
 from .config import Config, ConfigError, environment_layer
 from .files import resolve_paths
 from .history import AlertRecord
+from .index import HISTORY_LIMIT, index_path, write_index
 from .masking import Masker, register_secret, scrub
 from .monitor import PerformanceMonitor
 from .notifiers.local_file import prune_reports
@@ -50,7 +51,6 @@ from .store import AlertStore, MemoryStore, SQLiteStore, configured_store
 __all__ = ["COMMANDS", "EXIT_FAILED", "Context", "Failure", "add_arguments", "app_config_key",
            "main", "run"]
 
-INDEX_NAME = "index.html"  # the index page in local_output_dir
 EXIT_FAILED = 1  # argparse exits with 2 for usage errors
 DEFAULT_LIMIT = 50  # alerts listed unless --limit says otherwise
 
@@ -350,9 +350,17 @@ def _prune(options: Mapping[str, Any], context: Context) -> int:
 
 
 def _open(options: Mapping[str, Any], context: Context) -> int:
+    """The index page, first rewritten from the store (the worker rewrites it only after an
+    alert, so requests held back since then are counted now), or one report."""
     folder = Path(context.config.local_output_dir)
     name = options.get("report")
-    path = folder / INDEX_NAME if name is None else report_path(folder, name)
+    path = Path(index_path(context.config)) if name is None else report_path(folder, name)
+    if name is None and path.is_file():
+        try:
+            _read(context, lambda store: write_index(
+                str(folder), store.endpoints(), store.history(limit=HISTORY_LIMIT)))
+        except Failure as failure:  # the page as it is still tells most of it
+            context.err.write(f"(the index page was not brought up to date: {failure})\n")
     if not path.is_file():
         raise Failure(f"no index page at {path} yet: it is written after the first alert"
                       if name is None else f"no report {context.shown(name)!r} in {folder}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -213,6 +214,23 @@ def test_open_shows_the_index_or_a_report_and_nothing_else(alerted: Alerted,
         refused = alerted.wpm("open", name, BROWSER=str(browser))
         assert refused.returncode == 1, name
     assert opened.read_text().endswith("/" + report)
+
+
+def _held_back(page: str, service: str, endpoint: str) -> int:
+    row = re.search(rf'<tr data-service="{service}"><td>{service}</td><td class=endpoint>'
+                    rf'{re.escape(endpoint)}</td><td[^>]*>\d+</td><td class=num data-v="(\d+)',
+                    page)
+    assert row is not None, page
+    return int(row[1])
+
+
+def test_open_brings_the_index_up_to_date_first(alerted: Alerted, browser: Path) -> None:
+    index = alerted.report_dir / "index.html"
+    assert alerted.shop is not None
+    slow_request(alerted.shop, "/slow")  # held back: no alert, so the worker leaves the page
+    assert _held_back(index.read_text(), "shop", "GET /slow") == 1
+    assert alerted.wpm("open", BROWSER=str(browser)).returncode == 0
+    assert _held_back(index.read_text(), "shop", "GET /slow") == 2
 
 
 def test_test_alert_and_config(alerted: Alerted, tmp_path: Path) -> None:
