@@ -110,7 +110,7 @@ def current() -> Captured | None:
     holder = CURRENT.get()
     if holder is None:
         return None
-    if not holder:
+    if not holder:  # two threads may both append: each then records into the first one
         holder.append(Captured(limits["max_records"]))
     return holder[0]
 
