@@ -163,7 +163,8 @@ class Tick:
                 before = _cpu_seen.get(thread_id)
                 if before is None or now - before[1] >= IDLE_WINDOW:
                     if before is not None:
-                        idle = cpu - before[0] < IDLE_SHARE * (now - before[1])
+                        idle = (cpu - before[0] < IDLE_SHARE * (now - before[1])
+                                and not _runnable(thread_id))
                     if len(_cpu_seen) > 10_000:
                         _cpu_seen.clear()
                     _cpu_seen[thread_id] = (cpu, now, idle)
@@ -199,6 +200,22 @@ IDLE_WINDOW = 0.02
 # thread id -> (its CPU seconds, perf_counter, idle verdict) at the last judgement (sampler
 # thread only).
 _cpu_seen: dict[int, tuple[float, float, bool]] = {}
+
+
+def _runnable(thread_id: int) -> bool:
+    """Whether the OS has the thread running or ready to run (Linux ``/proc`` state ``R``): a
+    thread starved of CPU on a crowded machine is not waiting on I/O. False where that cannot
+    be read (the CPU clock decides alone)."""
+    thread = threading._active.get(thread_id)  # type: ignore[attr-defined]
+    native = getattr(thread, "native_id", None)
+    if native is None:
+        return False
+    try:
+        with open(f"/proc/self/task/{native}/stat", "rb") as stat:
+            data = stat.read()
+    except OSError:
+        return False
+    return data[data.rfind(b")") + 2:][:1] == b"R"
 
 
 def thread_cpu(thread_id: int) -> float | None:
