@@ -17,7 +17,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from web_performance_monitor import Config, ConfigError, PerformanceMonitor
-from web_performance_monitor.adapter import environment_layer
+from web_performance_monitor.adapter import environment_layer, framework_label, top_package
 
 SETTING = "WPM"
 
@@ -43,6 +43,14 @@ def load_config() -> Config:
     return Config.from_layers(environment_layer(), (user_settings(), label, True))
 
 
+def project_name() -> str:
+    """The default service name: the project, i.e. the settings module's top package
+    (``mysite`` for ``mysite.settings``); the URLconf's for settings made with
+    ``settings.configure()``."""
+    module = getattr(settings, "SETTINGS_MODULE", None) or getattr(settings, "ROOT_URLCONF", "")
+    return top_package(module) or "django"
+
+
 def get_monitor() -> PerformanceMonitor:
     """This process's monitor, built from ``settings.WPM`` on first use."""
     global _monitor
@@ -50,7 +58,8 @@ def get_monitor() -> PerformanceMonitor:
     if monitor is None:
         with _lock:
             if _monitor is None:
-                _monitor = PerformanceMonitor(load_config())
+                _monitor = PerformanceMonitor(load_config(), service=project_name(),
+                                              framework=framework_label("Django", "django"))
             monitor = _monitor
     return monitor
 

@@ -34,10 +34,16 @@ _ERROR_ATTRIBUTE = "_wpm_exception"
 
 
 def _route(request: HttpRequest) -> str:
+    """The URL pattern as served: Django joins the ``include()`` prefixes into
+    ``ResolverMatch.route`` (``api/v1/users/<int:uid>/``); a script prefix (the mount point:
+    ``SCRIPT_NAME``, ``FORCE_SCRIPT_NAME``) goes before it (``/shop/users/<int:uid>/``)."""
     match = request.resolver_match  # None until the URL resolved (and when it did not)
     if match is None:
         return UNMATCHED_ROUTE
     route: str = match.route or match._func_path
+    path, path_info = request.path, request.path_info
+    if len(path) != len(path_info) and path.endswith(path_info):
+        return f"{path[: len(path) - len(path_info)].rstrip('/')}/{route}"
     return route
 
 

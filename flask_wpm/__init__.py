@@ -22,6 +22,7 @@ from web_performance_monitor.adapter import (
     STATUS_KEY,
     UNMATCHED_ROUTE,
     WSGIMiddleware,
+    framework_label,
 )
 
 from .cli import wpm_cli
@@ -85,11 +86,17 @@ def _response_in_memory(body: ClosingIterator, depth: int) -> bool:
 
 
 def _note_route(environ: dict[str, Any]) -> None:
-    """The URL rule of the request Flask is handling (its request object is in the environ)."""
+    """The URL rule of the request Flask is handling (its request object is in the environ),
+    as served: blueprints' ``url_prefix`` are in the rule already (Flask joins them when it
+    registers it), the mount point (``SCRIPT_NAME``: a ``DispatcherMiddleware`` prefix, a
+    proxy's) is put before it."""
     try:  # no rule (404, 405): an exception only on those, nothing to check on the others
-        environ[ROUTE_KEY] = environ["werkzeug.request"].url_rule.rule
+        rule: str = environ["werkzeug.request"].url_rule.rule
     except (KeyError, AttributeError):
         environ[ROUTE_KEY] = UNMATCHED_ROUTE
+        return
+    script = environ.get("SCRIPT_NAME")
+    environ[ROUTE_KEY] = script.rstrip("/") + rule if script else rule
 
 
 def _note_failure(sender: Flask, exception: BaseException, **extra: Any) -> None:
@@ -116,7 +123,10 @@ class WPM:
             )
         config = Config.from_prefixed(
             app.config, label=lambda name: f'app.config["WPM_{name.upper()}"]')
-        monitor = PerformanceMonitor(config)
+        # The app's name is the service's default: its import name (a script's file name
+        # when run as __main__), as Flask itself names the app.
+        monitor = PerformanceMonitor(config, service=app.name,
+                                     framework=framework_label("Flask", "flask"))
         app.extensions[EXTENSION_KEY] = WPMState(monitor)
         app.wsgi_app = FlaskMiddleware(app.wsgi_app, monitor)  # type: ignore[method-assign]
         # Only sent for failures: costs nothing on other requests.

@@ -1,30 +1,41 @@
-"""``flask wpm test-alert`` and ``flask wpm config``."""
+"""``flask wpm list|show|open|prune|window|test-alert|config``: the ``wpm`` command with the
+app's own configuration and monitor.
+
+Each subcommand hands its arguments unparsed to the core's command line (``cli.main``), which
+parses, runs and answers the same way as ``wpm`` itself (``flask wpm list --help`` shows its
+options); the group is what Flask lists under ``flask --help``.
+"""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
+
+from web_performance_monitor.adapter import cli
 
 from .state import get_monitor
 
-wpm_cli = AppGroup("wpm", help="web-performance-monitor: test alerts, show configuration.")
+wpm_cli = AppGroup("wpm", help="web-performance-monitor: alerts, history, alert windows, "
+                                "test alerts and the effective configuration.")
+
+_FORWARD = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 
 
-@wpm_cli.command("test-alert")
-def test_alert() -> None:
-    """Send a test alert through every enabled notifier."""
-    result = get_monitor().test_alert_system()
-    for name, ok in result["notifier_results"].items():
-        click.echo(f"{name}: {'ok' if ok else 'FAILED'}")
-    if not result["success"]:
-        click.echo(f"error: {result['error']}", err=True)
-        raise SystemExit(1)
-    click.echo("all notifiers work")
+def _command(name: str) -> click.Command:
+    """``flask wpm <name> ARGS...``, run by the core with the current app's monitor."""
+
+    @click.pass_context
+    def forward(ctx: click.Context, args: tuple[str, ...]) -> Any:
+        monitor = get_monitor()
+        ctx.exit(cli.main([name, *args], config=monitor.config, monitor=monitor,
+                          key=cli.app_config_key, prog="flask wpm"))
+
+    return click.Command(name, callback=with_appcontext(forward), help=cli.COMMANDS[name],
+                         context_settings=_FORWARD, add_help_option=False,
+                         params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)])
 
 
-@wpm_cli.command("config")
-def show_config() -> None:
-    """Print the effective configuration (secrets masked) as JSON."""
-    click.echo(json.dumps(get_monitor().config.as_dict(), indent=2, sort_keys=True))
+for _name in cli.COMMANDS:
+    wpm_cli.add_command(_command(_name))

@@ -30,7 +30,7 @@ from sanic import HTTPResponse, Request, Sanic
 from sanic.http import Stage
 
 from web_performance_monitor import Config, PerformanceMonitor, RequestRecord
-from web_performance_monitor.adapter import UNMATCHED_ROUTE, SlowDetails, Span
+from web_performance_monitor.adapter import UNMATCHED_ROUTE, SlowDetails, Span, framework_label
 
 __all__ = ["WPM", "WPMState"]
 
@@ -177,7 +177,8 @@ class WPM:
     async def _start(app: AnySanic) -> None:
         state: WPMState = app.ctx.wpm
         if state.monitor is None:  # one per worker process, kept across server restarts
-            state.monitor = PerformanceMonitor(state.config)
+            state.monitor = PerformanceMonitor(state.config, service=app.name,
+                                               framework=framework_label("Sanic", "sanic"))
         state.monitor.start()
 
     @staticmethod

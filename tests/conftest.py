@@ -6,6 +6,7 @@ import importlib.util
 import os
 import pwd
 import random
+import re
 import shutil
 import socket
 import string
@@ -52,6 +53,17 @@ def path_name(number: int) -> str:
 def random_name() -> str:
     """A random lower-case path segment that stays its own endpoint (no digits: not an id)."""
     return "".join(random.choice(string.ascii_lowercase) for _ in range(10))
+
+
+_REPORT_NAME = re.compile(r"_([A-Z]+-.*)_\d{8}T\d{6}Z_[0-9a-f]{8}\.html$")
+
+
+def report_endpoint(name: str) -> str:
+    """The endpoint slug of a report file name, ``wpm_[<service>_]<endpoint>_<UTC>_<id>.html``
+    (``report.report_filename``): ``GET-users-int-uid``."""
+    match = _REPORT_NAME.search(name)
+    assert match is not None, name
+    return match[1]
 
 
 def busy(seconds: float) -> None:
@@ -338,3 +350,13 @@ def http_target() -> Iterator[str]:
     keeps no state."""
     with HTTPTarget() as server:
         yield server.base
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """An alert store for the ``wpm`` command tests: None (SQLite in the report folder) or a
+    redis-server of the test's own (the ``wpm:`` keys of other tests never show)."""
+    if request.param == "sqlite":
+        return None
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def tested_env(env: dict[str, str]) -> dict[str, str]:
+def subprocess_env(env: dict[str, str]) -> dict[str, str]:
     """``os.environ`` with ``env`` over it, and this tree (the core and the adapters) first on
     ``PYTHONPATH``, before the paths ``env`` names: a subprocess tests the code under test even
     where the venv has another checkout installed in editable mode."""
@@ -34,11 +34,11 @@ def tested_env(env: dict[str, str]) -> dict[str, str]:
 def serve(argv: list[str], *, cwd: Path, env: dict[str, str]) -> Iterator[str]:
     """Run ``argv`` (``{port}`` is replaced by a free port); yields the base URL.
 
-    The server imports this tree's packages first (``tested_env``), not an installed copy.
+    The server imports this tree's packages first (``subprocess_env``), not an installed copy.
     """
     port = free_port()
     command = [part.format(port=port) for part in argv]
-    proc = subprocess.Popen(command, cwd=cwd, env=tested_env(env),
+    proc = subprocess.Popen(command, cwd=cwd, env=subprocess_env(env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, timeout=30)

@@ -12,11 +12,13 @@ its own coroutines: time spent while a neighbour runs shows as ``[await]``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
-from .paths import endpoint_path, known_endpoint
+from .identity import framework_of, service_of
+from .paths import endpoint_path, fits, known_endpoint, served_route
 from .request import RequestRecord
 from .streaming import once
 
@@ -30,11 +32,79 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+def full_path(scope: Scope) -> str:
+    """The path as the client sent it: ``root_path`` included. Servers following the ASGI
+    spec since 2.4 (uvicorn 0.26+) put it in ``path`` already; older ones leave it out."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path if not root or path.startswith(root) else root + path
+
+
+# id of a Starlette router -> (the router, weakly; its routes by endpoint at any depth of
+# mounts), for ``_route_by_endpoint``. By id: a ``Router`` defines ``__eq__``, so it is no key.
+_routes_by_endpoint: dict[int, tuple[weakref.ref[Any], dict[Any, list[Any]]]] = {}
+
+
+def _index_routes(routes: list[Any], table: dict[Any, list[Any]], depth: int = 0) -> None:
+    for route in routes:
+        inner = getattr(route, "routes", None)  # a Mount or Host: its routes, or its app's
+        if inner and depth < 8:
+            _index_routes(list(inner), table, depth + 1)
+        # A mount is the route of the app it hands over to (a static folder: no routes)
+        endpoint = getattr(route, "endpoint", None) if not inner else getattr(route, "app", None)
+        if (endpoint is not None and getattr(type(endpoint), "__hash__", None)
+                and getattr(route, "path_format", None)):
+            table.setdefault(endpoint, []).append(route)
+
+
+def _route_by_endpoint(scope: Scope) -> Any:
+    """The route that served the request, for Starlette before 0.47 (FastAPI 0.115), whose
+    router does not leave it in the scope: looked up by the ``endpoint`` it does leave, in an
+    index of the outermost router's routes made once per router. Where one endpoint serves
+    several routes, the one whose template fits the path."""
+    endpoint, router = scope.get("endpoint"), scope.get("router")
+    if endpoint is None or router is None:
+        return None
+    known = _routes_by_endpoint.get(id(router))
+    if known is None or known[0]() is not router:
+        table: dict[Any, list[Any]] = {}
+        try:
+            _index_routes(list(getattr(router, "routes", ())), table)
+            known = (weakref.ref(router), table)
+        except TypeError:  # a router without weak references: no template
+            return None
+        if len(_routes_by_endpoint) >= 64:  # routers made per test, per app factory call
+            _routes_by_endpoint.clear()
+        _routes_by_endpoint[id(router)] = known
+    try:
+        candidates = known[1].get(endpoint)
+    except TypeError:
+        return None
+    if not candidates:
+        return None
+    if len(candidates) == 1:
+        return candidates[0]
+    path = full_path(scope)
+    return next((route for route in candidates if fits(str(route.path), path)), None)
+
+
 def route_of(scope: Scope) -> str | None:
-    """The route template a framework left in the scope (Starlette/FastAPI ``scope["route"]``)."""
+    """The route template as served, prefixes included (``paths.served_route``).
+
+    Starlette and FastAPI leave the innermost route in ``scope["route"]`` (Starlette before
+    0.47 only its endpoint: ``_route_by_endpoint``); its template lacks the prefix of a
+    ``Mount`` (that is in ``root_path``) and, from FastAPI 0.165, of an included router, which
+    the served path still has.
+    """
     route = scope.get("route")
-    path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return str(path) if path else None
+    if route is None:
+        route = _route_by_endpoint(scope)
+    raw = getattr(route, "path", None)
+    template = getattr(route, "path_format", None) or raw
+    if not template:
+        return None
+    return served_route(str(template), full_path(scope), scope.get("path_params"),
+                        ":path}" in str(raw))
 
 
 def record_from_scope(scope: Scope, body: bytes, seen: int, cap: int) -> RequestRecord:
@@ -43,7 +113,7 @@ def record_from_scope(scope: Scope, body: bytes, seen: int, cap: int) -> Request
     client = scope.get("client")
     return RequestRecord(
         method=scope.get("method", "GET"),
-        path=scope.get("root_path", "") + scope.get("path", ""),
+        path=full_path(scope),
         route=route_of(scope),
         query_string=bytes(scope.get("query_string", b"")).decode("utf-8", "replace"),
         headers=headers,
@@ -55,9 +125,17 @@ def record_from_scope(scope: Scope, body: bytes, seen: int, cap: int) -> Request
 
 
 class PerformanceMiddleware:
+    """Times each ``http`` request of the ASGI app it wraps.
+
+    Names the monitor after that app (``PerformanceMonitor.identify``): the module of the
+    app or of its routes' endpoints, and "FastAPI x" / "Starlette x" / "ASGI". Starlette builds
+    its middleware stack at the first event (the lifespan startup under a server).
+    """
+
     def __init__(self, app: ASGIApp, monitor: PerformanceMonitor) -> None:
         self.app = app
         self.monitor = monitor
+        monitor.identify(service_of(app), framework_of(app, "ASGI"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         monitor = self.monitor
@@ -71,7 +149,7 @@ class PerformanceMiddleware:
         span = monitor.begin()
 
         def describe(_monitor: PerformanceMonitor, _: None) -> SlowDetails:
-            return SlowDetails(path=scope.get("path", ""), route=route_of(scope), status=status,
+            return SlowDetails(path=full_path(scope), route=route_of(scope), status=status,
                                record=record_from_scope(scope, bytes(kept), seen, cap))
 
         @once

@@ -72,21 +72,26 @@ def private_file(path: str) -> int:
 
     Refuses a symlink, anything but a regular file, and another user's file. A file of ours
     that others may write or read is tightened to 0600.
+
+    A file that exists is inspected by path, never opened: closing a descriptor drops every
+    POSIX lock this process holds on the file, SQLite's included, and a SQLite connection of
+    this process that lost its lock lets another process take the file for its last user,
+    which deletes the WAL index under it (that connection then reads a stale copy for good).
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o600)
-    except OSError as exc:
-        if os.path.islink(path):
-            raise UnsafePath(f"{path} is a symlink: refused") from exc
-        raise
-    try:
-        info = os.fstat(fd)
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
+    except FileExistsError:  # O_EXCL: also for a symlink, dangling or not
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            raise UnsafePath(f"{path} is a symlink: refused") from None
         if not stat.S_ISREG(info.st_mode):
-            raise UnsafePath(f"{path} is not a regular file: refused")
+            raise UnsafePath(f"{path} is not a regular file: refused") from None
         _check_owner(path, info)
         if info.st_mode & 0o137:  # beyond rw-r-----
-            os.fchmod(fd, 0o600)
+            os.chmod(path, 0o600)
         return info.st_ino
+    try:
+        return os.fstat(fd).st_ino
     finally:
         os.close(fd)
 

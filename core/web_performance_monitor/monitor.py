@@ -30,6 +30,8 @@ from .diagnosis import Rules
 from .events import Alert, SlowDetails, SlowEvent
 from .files import resolve_paths
 from .history import AlertRecord
+from .identity import service_of
+from .index import refresh_index
 from .log import ErrorLog, logger
 from .masking import Masker, register_secret, scrub
 from .notifiers import Notifier, open_notifiers
@@ -87,7 +89,10 @@ class PerformanceMonitor:
       happens only for slow requests, on the background worker.
     """
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, *, service: str | None = None,
+                 framework: str | None = None) -> None:
+        """``service`` and ``framework``: the adapter's identity of the app it watches (see
+        ``identify``); the start-up line is logged once it is known."""
         self.errors = ErrorLog()
         self.stats = Stats()
         self._retry_delay = 0.5
@@ -113,6 +118,34 @@ class PerformanceMonitor:
                                         report_error=self.errors.report,
                                         on_drop=self._dropped)
         _live_monitors.add(self)
+        self._default_service = ""
+        self.framework = ""  # what serves the app ("Flask 3.1.3", "WSGI", "function")
+        self._identity_rank = 0
+        if service is not None or framework is not None:
+            self.identify(service or "", framework or "")
+
+    # --- identity ------------------------------------------------------------------------
+
+    @property
+    def service_name(self) -> str:
+        """The service every endpoint belongs to: ``service_name`` when configured, else the
+        adapter's default (``identify``); "" before either is known."""
+        return self.config.service_name or self._default_service
+
+    def identify(self, service: str, framework: str, *, weak: bool = False) -> None:
+        """The adapter names the app it watches: its default service name (used when
+        ``service_name`` is not configured) and what serves it ("Django 5.2.19", "WSGI").
+
+        The first app a monitor wraps names it; a decorator's name (``weak``) gives way to a
+        middleware's, since a module's decorators often run before the app is wrapped. The
+        start-up line is logged when the identity is first known, and again if a middleware
+        replaces a decorator's.
+        """
+        rank = 1 if weak else 2
+        if rank <= self._identity_rank:
+            return
+        self._identity_rank = rank
+        self._default_service, self.framework = service, framework
         logger.info("web_performance_monitor: %s", self._describe_setup())
 
     # --- configuration -------------------------------------------------------------------
@@ -178,7 +211,8 @@ class PerformanceMonitor:
                   if config.enable_local_file else "")
         store = self.masker.text(config.alert_store_url or "SQLite in the report folder")
         return (f"monitoring requests slower than {config.threshold_seconds:g}s "
-                f"(one alert per endpoint per {config.alert_window_days:g} days){folder}; "
+                f"(one alert per endpoint per {config.alert_window_days:g} days) of service "
+                f"{self.service_name or '(unnamed)'} ({self.framework or 'unknown'}){folder}; "
                 f"notifiers: {notifiers}; alert store: {store}; profiler: {config.profiler}")
 
     def _open_store(self, config: Config) -> FailoverStore:
@@ -319,7 +353,8 @@ class PerformanceMonitor:
                           thread=threading.current_thread().name, status=status,
                           error=type(error).__qualname__ if error else None, profile=profile,
                           record=details.record, call=details.call, captured=captured,
-                          origin=start, service=self.config.service_name or "")
+                          origin=start, service=self.service_name,
+                          framework=self.framework)
         if not self._queue(event):  # counted in alerts_dropped
             self._warn_once("queue full", "the alert queue is full (notify_queue_size, "
                             "notify_queue_bytes): slow requests are counted in "
@@ -416,6 +451,7 @@ class PerformanceMonitor:
             alert = build_alert(event, parts.masker, parts.config.trace_headers,
                                 claim.suppressed_before, Rules.of(parts.config))
             self._deliver(parts, alert, claim)
+            refresh_index(parts.config, parts.store, self.errors.report)
 
     def _claim(self, parts: _Parts, event: SlowEvent) -> Claim | None:
         """The window of the event's ``(service, endpoint)``; None when it is taken."""
@@ -524,9 +560,11 @@ class PerformanceMonitor:
         def this() -> PerformanceMonitor:
             return self
 
-        if func is not None:
-            return monitored(this, func, threshold_seconds, name)
-        return lambda fn: monitored(this, fn, threshold_seconds, name)
+        def wrap(fn: F) -> F:
+            self.identify(service_of(fn), "function", weak=True)
+            return monitored(this, fn, threshold_seconds, name)
+
+        return wrap(func) if func is not None else wrap
 
     def get_stats(self) -> dict[str, Any]:
         """Counters since start or the last ``reset_stats()``; safe to call from any thread."""

@@ -10,6 +10,7 @@ strings ``{token}``. ``mask_segments`` masks the token-like ones in a path shown
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
                    r"[0-9a-fA-F]{12}")
@@ -127,3 +128,73 @@ def endpoint_path(path: str) -> str:
         _endpoints.clear()
     _endpoints[path] = collapsed
     return collapsed
+
+
+# (route template, loose) -> its compiled pattern anchored at the path's end.
+_tails: dict[tuple[str, bool], re.Pattern[str]] = {}
+
+
+def _tail_pattern(route: str, loose: bool) -> re.Pattern[str]:
+    """``route`` as a regex matching the end of a served path: a ``path`` converter as ``.+``,
+    other variables as ``[^/]+``; ``loose``: every variable without a converter as ``.+`` too
+    (for a template that dropped its converters, like Starlette's ``path_format``)."""
+    key = (route, loose)
+    pattern = _tails.get(key)
+    if pattern is None:
+        parts: list[str] = []
+        end = 0
+        for match in _VARIABLE.finditer(route):
+            parts.append(re.escape(route[end:match.start()]))
+            converter = match["conv"] or match["sconv"]
+            spans = converter == "path" or (loose and converter is None)
+            parts.append(".+" if spans else "[^/]+")
+            end = match.end()
+        parts.append(re.escape(route[end:]))
+        pattern = re.compile("".join(parts) + "/?$")
+        if len(_tails) >= _CACHE_SIZE:
+            _tails.clear()
+        _tails[key] = pattern
+    return pattern
+
+
+def fits(route: str, path: str) -> bool:
+    """Whether ``path`` ends with what ``route`` matches (its variables as one segment each, a
+    ``path`` converter as several)."""
+    return _tail_pattern(route, False).search(path) is not None
+
+
+def served_route(route: str, path: str, values: dict[str, Any] | None = None,
+                 wide: bool | None = None) -> str:
+    """The route as served: ``route`` (the template the innermost router matched) with the
+    prefix the path has before it (a mount, an included router, ``root_path``).
+
+    FastAPI 0.165 keeps an included router's route un-prefixed in the scope
+    (``/users/{uid}`` for ``/api/v1/users/3`` and ``/api/v2/users/3`` alike), and a Starlette
+    ``Mount``'s prefix is only in ``root_path``: without this the two versions of an API would
+    be one endpoint, and the second would never alert. The prefix's values are named from
+    ``values`` (the path parameters: ``/orgs/acme`` under ``Mount("/orgs/{org}")`` is
+    ``/orgs/{org}``) or collapsed like a raw path (``/tenants/{id}``).
+
+    ``wide``: whether a variable of ``route`` spans segments (a ``path`` converter; found in
+    ``route`` when not given, for templates that dropped their converters, like Starlette's
+    ``path_format``). Costs two ``str.count`` calls when the path has no prefix (every request
+    of most apps).
+    """
+    depth = route.count("/")
+    if wide is None:
+        wide = ":path" in route
+    if not wide and path.count("/") == depth:
+        return route
+    if wide:
+        found = _tail_pattern(route, ":path" not in route).search(path)
+        prefix = path[:found.start()] if found is not None else ""
+    else:
+        prefix = path.rsplit("/", depth)[0] if path.count("/") > depth else ""
+    if not prefix or prefix == "/":
+        return route
+    if values and len(values) > route.count("{") + route.count("<"):
+        named = {str(value): "{" + name + "}" for name, value in values.items()
+                 if "{" + name not in route and ":" + name + ">" not in route
+                 and "<" + name + ">" not in route}
+        prefix = "/".join(named.get(segment) or segment for segment in prefix.split("/"))
+    return endpoint_path(prefix) + route

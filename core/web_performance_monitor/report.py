@@ -36,6 +36,7 @@ from .request import describe_request
 
 REPORT_PREFIX = "wpm_"
 REPORT_SUFFIX = ".html"
+INDEX_FILENAME = "index.html"  # beside the reports, linked from each (``index.py``)
 _SLUG_MAX = 80
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _PACKAGES = ("web-performance-monitor", "pyinstrument", "flask", "django", "sanic")
@@ -276,7 +277,7 @@ def render_html(event: SlowEvent, request: dict[str, Any] | None, trace: dict[st
         f"<meta http-equiv=Content-Security-Policy content=\"{_e(policy)}\">"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{_e(title)}</h1>"
+        f"<header>{_index_link()}<h1>{_e(title)}</h1>"
         f"<p class=headline>{_headline_html(found)}</p>"
         f"<p>{_e(_when(event.started_at))} &middot; threshold {event.threshold:.3f} s</p>"
         "</header>"
@@ -328,6 +329,11 @@ def _profile_html(event: SlowEvent) -> str:
 def _title(event: SlowEvent) -> str:
     service = f" ({event.service})" if event.service else ""
     return f"Slow {event.kind}: {event.endpoint}{service}"
+
+
+def _index_link() -> str:
+    """The header's way back to the folder's page of every alert (``index.py`` writes it)."""
+    return f"<p><a href={INDEX_FILENAME} style='color:#9cc3ff'>&larr; All slow endpoints</a></p>"
 
 
 def _md(text: str) -> str:

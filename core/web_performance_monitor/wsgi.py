@@ -3,13 +3,13 @@
 Streaming responses are timed to the last chunk. The request body is never consumed: a tee on
 ``wsgi.input`` keeps a copy of the first ``max_body_bytes`` the application itself reads.
 Frameworks that know the route template put it in ``environ["wpm.route"]`` (the Flask extension
-does); otherwise the endpoint is the raw path with its values collapsed (``paths.endpoint_path``:
-``GET /users/{id}``). A response whose body is in memory (a list or tuple; an adapter's
-``body_in_memory`` knows its framework's responses) or that an adapter marks complete
-(``environ["wpm.body_complete"]``) ends the request when the app returns. So does a file the
-server sends itself (``wsgi.file_wrapper``, or a file object for uWSGI): it goes back to the
-server unwrapped, so sendfile and offloading keep working, and the sending is the server's
-time, not the application's.
+does); otherwise the endpoint is the raw path as served (``SCRIPT_NAME`` included) with its
+values collapsed (``paths.endpoint_path``: ``GET /users/{id}``). A response whose body is in
+memory (a list or tuple; an adapter's ``body_in_memory`` knows its framework's responses) or
+that an adapter marks complete (``environ["wpm.body_complete"]``) ends the request when the app
+returns. So does a file the server sends itself (``wsgi.file_wrapper``, or a file object for
+uWSGI): it goes back to the server unwrapped, so sendfile and offloading keep working, and the
+sending is the server's time, not the application's.
 The status is only read for slow requests, from ``environ["wpm.status"]``, noted by the
 wrapped ``start_response`` (``WSGIMiddleware.responder``, which adapters may extend).
 """
@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
+from .identity import framework_of, service_of
 from .paths import endpoint_path, known_endpoint
 from .profiling import request_boundary
 from .request import RequestRecord, wsgi_text
@@ -130,9 +131,12 @@ def _details(monitor: PerformanceMonitor, environ: dict[str, Any]) -> SlowDetail
 
 def _finish(monitor: PerformanceMonitor, span: Span, environ: dict[str, Any],
             error: BaseException | None) -> None:
-    monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"),
-                   environ.get(ROUTE_KEY) or known_endpoint(environ.get("PATH_INFO", ""))
-                   or endpoint_path(environ.get("PATH_INFO", "")), error, _details, environ)
+    where = environ.get(ROUTE_KEY)
+    if not where:  # no framework named the route: the path as served, mount point included
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        where = known_endpoint(path) or endpoint_path(path)
+    monitor.finish(span, "request", environ.get("REQUEST_METHOD", "GET"), where, error,
+                   _details, environ)
 
 
 class _Response:
@@ -171,11 +175,16 @@ class _Response:
 
 
 class WSGIMiddleware:
-    """``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``."""
+    """``app.wsgi_app = monitor.create_middleware()(app.wsgi_app)``.
+
+    Names the monitor after the app it wraps (``PerformanceMonitor.identify``: the app's
+    module, "WSGI" or the framework found behind it) unless an adapter already did.
+    """
 
     def __init__(self, app: WSGIApp, monitor: PerformanceMonitor) -> None:
         self.app = app
         self.monitor = monitor
+        monitor.identify(service_of(app), framework_of(app, "WSGI"))
 
     def responder(self, environ: dict[str, Any],
                   start_response: Callable[..., Any]) -> Callable[..., Any]:

@@ -20,7 +20,7 @@ import pytest
 from pyinstrument.session import Session
 from werkzeug.test import Client
 
-from tests.conftest import RecordingNotifier, path_name, random_name
+from tests.conftest import RecordingNotifier, path_name, random_name, report_endpoint
 from tests.mattermost_server import CHANNEL, TOKEN, FakeMattermost
 from web_performance_monitor import Config, ConfigError, PerformanceMonitor
 from web_performance_monitor.events import Alert
@@ -538,7 +538,7 @@ def test_under_chaos_each_endpoint_alerts_once_and_counts_add_up(
     switcher.join()
     assert monitor.flush(30)
 
-    reported = sorted(path.name.split("_")[1] for path in report_dir.glob("wpm_*.html"))
+    reported = sorted(report_endpoint(path.name) for path in report_dir.glob("wpm_*.html"))
     assert reported == sorted(f"GET-e{n}" for n in range(50))  # each exactly once
     stats = monitor.get_stats()
     assert stats["alerts_sent"] == 50 and stats["alerts_failed"] == 0

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, WebSocket
+from fastapi import APIRouter, FastAPI, Request, WebSocket
+from fastapi import __version__ as fastapi_version
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
 
-from tests.conftest import RecordingNotifier, assert_own_frames_only, busy, functions_in
+from tests.conftest import (
+    RecordingNotifier,
+    assert_own_frames_only,
+    busy,
+    functions_in,
+    report_endpoint,
+)
 from tests.servers import BIN, ROOT, get_json, serve, wait_for_suppressed
 from web_performance_monitor import PerformanceMonitor
 from web_performance_monitor.asgi import PerformanceMiddleware
@@ -194,7 +205,7 @@ def test_fastapi_example_under_uvicorn(report_dir: Path) -> None:
             assert get_json(f"{url}/reports/{i}")["report"] == i
         wait_for_suppressed(report_dir / ".wpm-alerts.sqlite3", "GET /reports/{report_id}", 2)
     reports = [p.name for p in report_dir.glob("wpm_*.html")]
-    assert len(reports) == 1 and reports[0].startswith("wpm_GET-reports-report_id_")
+    assert len(reports) == 1 and report_endpoint(reports[0]) == "GET-reports-report_id"
 
 
 def test_faults_leave_the_response_unchanged(monitor: PerformanceMonitor, fault: str) -> None:
@@ -227,3 +238,131 @@ def test_lifespan_passes_through_untouched(monitor: PerformanceMonitor) -> None:
     asyncio.run(wrapped({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
     assert events == ["lifespan.startup", "lifespan.startup.complete"]
     assert monitor.get_stats()["total_requests"] == 0
+
+
+def served_endpoints(monitor: PerformanceMonitor, app: Any, paths: list[str],
+                     root_path: str = "") -> set[str]:
+    """The endpoints the monitor counted for GET requests to ``paths`` (each answered 200)."""
+    client = TestClient(app, root_path=root_path)
+    for path in paths:
+        assert client.get(path).status_code == 200, path
+    return set(monitor.get_stats()["endpoints"])
+
+
+def users_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/users/{uid}")
+    async def user(uid: int) -> dict[str, int]:
+        return {"uid": uid}
+
+    return router
+
+
+def test_one_router_under_two_prefixes_is_two_endpoints(monitor: PerformanceMonitor,
+                                                        recorder: RecordingNotifier) -> None:
+    """FastAPI 0.165 keeps the included route un-prefixed in the scope; 0.115 copied it with
+    its prefix. Either way v1 and v2 are two endpoints, and a slow v2 alerts after v1 did."""
+    api = FastAPI()
+    api.add_middleware(PerformanceMiddleware, monitor=monitor)
+    router = users_router()
+
+    @router.get("/slow/{n}")
+    async def slow(n: int) -> dict[str, int]:
+        slow_marker(0.06)
+        return {"n": n}
+
+    api.include_router(router, prefix="/api/v1")
+    api.include_router(router, prefix="/api/v2")
+    assert served_endpoints(monitor, api, ["/api/v1/users/1", "/api/v2/users/2",
+                                           "/api/v1/users/3", "/api/v1/slow/1",
+                                           "/api/v2/slow/2"]) == {
+        "GET /api/v1/users/{uid}", "GET /api/v2/users/{uid}",
+        "GET /api/v1/slow/{n}", "GET /api/v2/slow/{n}"}
+    monitor.flush()
+    # (a loaded machine may make a users request slow too: only the slow ones are asked for)
+    assert sorted(alert.event.endpoint for alert in recorder.alerts
+                  if "/slow/" in alert.event.endpoint) == [
+        "GET /api/v1/slow/{n}", "GET /api/v2/slow/{n}"]
+
+
+def test_nested_routers_keep_every_prefix(monitor: PerformanceMonitor) -> None:
+    api = FastAPI()
+    api.add_middleware(PerformanceMiddleware, monitor=monitor)
+    outer = APIRouter(prefix="/shop")
+    outer.include_router(users_router(), prefix="/admin")
+    api.include_router(outer, prefix="/api")
+    assert served_endpoints(monitor, api, ["/api/shop/admin/users/5"]) == {
+        "GET /api/shop/admin/users/{uid}"}
+
+
+def test_starlette_mounts_and_root_path(monitor: PerformanceMonitor) -> None:
+    """A ``Mount`` keeps its prefix only in ``root_path``; a mount's own variables are named
+    from the path parameters; a proxy's ``root_path`` is part of the served route."""
+    async def item(request: StarletteRequest) -> PlainTextResponse:
+        return PlainTextResponse(str(request.path_params["iid"]))
+
+    items = Starlette(routes=[Route("/items/{iid:int}", item)])
+    app = Starlette(routes=[Mount("/shop", app=items), Mount("/orgs/{org}", app=items),
+                            Mount("/v2", routes=[Route("/items/{iid:int}", item)])])
+    wrapped = monitor.create_asgi_middleware()(app)
+    assert served_endpoints(monitor, wrapped, ["/shop/items/1", "/orgs/acme/items/2",
+                                               "/orgs/globex/items/3", "/v2/items/4"]) == {
+        "GET /shop/items/{iid}", "GET /orgs/{org}/items/{iid}", "GET /v2/items/{iid}"}
+    assert monitor.service_name == "tests"  # the package of the mounted routes' endpoints
+    assert monitor.framework.startswith("Starlette ")
+    monitor.reset_stats()
+    assert served_endpoints(monitor, wrapped, ["/proxy/shop/items/1"], root_path="/proxy") == {
+        "GET /proxy/shop/items/{iid}"}
+
+
+def test_fastapi_sub_application(monitor: PerformanceMonitor) -> None:
+    api = FastAPI()
+    api.add_middleware(PerformanceMiddleware, monitor=monitor)
+    sub = FastAPI()
+    sub.include_router(users_router(), prefix="/v3")
+    api.mount("/legacy", sub)
+    assert served_endpoints(monitor, api, ["/legacy/v3/users/9"]) == {
+        "GET /legacy/v3/users/{uid}"}
+
+
+def test_the_app_names_the_service(monitor: PerformanceMonitor,
+                                   recorder: RecordingNotifier) -> None:
+    """Without ``service_name``: the module of the app's routes (this test package), and the
+    framework found behind the middleware, with its version."""
+    client = TestClient(make_api(monitor))
+    client.get("/users/1")
+    monitor.flush()
+    [alert] = recorder.alerts
+    assert (alert.event.service, alert.event.framework) == ("tests", f"FastAPI {fastapi_version}")
+    assert monitor.service_name == "tests"
+
+
+def test_service_name_wins_over_the_default(make_monitor: Callable[..., PerformanceMonitor],
+                                            recorder: RecordingNotifier) -> None:
+    monitor = make_monitor(service_name="billing")
+    monitor.add_notifier(recorder)
+    TestClient(make_api(monitor)).get("/users/1")
+    monitor.flush()
+    assert recorder.alerts[0].event.service == "billing"
+
+
+def test_a_path_converter_under_a_mount(monitor: PerformanceMonitor) -> None:
+    async def file(request: StarletteRequest) -> PlainTextResponse:
+        return PlainTextResponse(request.path_params["name"])
+
+    app = Starlette(routes=[Mount("/static", routes=[Route("/files/{name:path}", file)])])
+    wrapped = monitor.create_asgi_middleware()(app)
+    assert served_endpoints(monitor, wrapped, ["/static/files/a/b/c.txt"]) == {
+        "GET /static/files/{name}"}
+
+
+def test_a_prefix_with_a_variable_is_named(monitor: PerformanceMonitor) -> None:
+    """``/tenants/{tid}`` before an included router: the tenant's value never becomes part of
+    an endpoint (one endpoint for all tenants, none of their names in a file name)."""
+    api = FastAPI()
+    api.add_middleware(PerformanceMiddleware, monitor=monitor)
+    api.include_router(users_router(), prefix="/tenants/{tid}")
+    assert served_endpoints(monitor, api, ["/tenants/acme/users/1", "/tenants/globex/users/2",
+                                           "/tenants/7/users/3"]) == {
+        "GET /tenants/{tid}/users/{uid}"}

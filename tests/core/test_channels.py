@@ -31,7 +31,7 @@ from tests.chat_servers import (
     FakeSlack,
     FakeWeCom,
 )
-from tests.conftest import busy, free_port
+from tests.conftest import busy, free_port, report_endpoint
 from tests.core.wsgi_apps import fast_app, slow_app
 from web_performance_monitor import Config, ConfigError, PerformanceMonitor
 from web_performance_monitor.notifiers import (
@@ -231,11 +231,12 @@ def test_feishu_signed_card_with_report_button(
     [message] = feishu.accepted
     assert message["msg_type"] == "interactive"
     card = message["card"]
-    assert card["header"]["title"]["content"] == "Slow request: POST /orders/pending"
+    assert card["header"]["title"]["content"] == "Slow request: POST /orders/pending (tests)"
     text = card["elements"][0]["text"]["content"]
     assert "threshold 0.050 s" in text and "req-77" in text
     [button] = card["elements"][1]["actions"]
-    assert button["url"].startswith("https://reports.example.com/wpm_POST-orders-pending_")
+    assert button["url"].startswith("https://reports.example.com/wpm_")
+    assert report_endpoint(button["url"]) == "POST-orders-pending"
 
 
 def test_feishu_wrong_signature_is_refused(feishu: FakeChat) -> None:
@@ -271,7 +272,7 @@ def test_wecom_markdown_then_report_file(make_monitor: Callable[..., Performance
     assert "`POST /orders/pending`" in summary["markdown"]["content"]
     assert file_message["msgtype"] == "file"
     name, content = wecom.files[file_message["file"]["media_id"]]  # type: ignore[attr-defined]
-    assert name.startswith("wpm_POST-orders-pending_") and name.endswith(".html")
+    assert report_endpoint(name) == "POST-orders-pending"
     assert b"POST /orders/pending" in content and b"query-secret-1" not in content
     assert [r["path"] for r in wecom.requests] == [
         "/cgi-bin/webhook/send", "/cgi-bin/webhook/upload_media", "/cgi-bin/webhook/send"]
@@ -307,7 +308,7 @@ def test_slack_text_and_blocks(make_monitor: Callable[..., PerformanceMonitor],
     assert monitor.flush(10)
     [message] = slack.accepted
     header, section = message["blocks"]
-    assert header["text"]["text"] == "Slow request: POST /orders/pending"
+    assert header["text"]["text"] == "Slow request: POST /orders/pending (tests)"
     assert section["text"]["type"] == "mrkdwn"
     assert "s* (threshold 0.050 s)" in section["text"]["text"]  # mrkdwn bold: *2.384 s*
     assert "<https://reports.example.com/wpm_" in section["text"]["text"]
@@ -375,7 +376,7 @@ def test_apprise_urls_go_through_apprise(make_monitor: Callable[..., Performance
         _slow_request(monitor)
         assert monitor.flush(10)
         [message] = json_endpoint.accepted
-        assert message["title"] == "Slow request: POST /orders/pending"
+        assert message["title"] == "Slow request: POST /orders/pending (tests)"
         assert "threshold 0.050 s" in message["message"]
 
 
@@ -593,8 +594,8 @@ def test_flask_wpm_config_and_test_alert(tmp_path: Path,
     WPM(app)
     try:
         runner = app.test_cli_runner()
-        output = runner.invoke(args=["wpm", "config"]).output
-        assert json.loads(output)["feishu_secret"] == "********"
+        output = runner.invoke(args=["wpm", "config", "--json"]).output
+        assert json.loads(output)["WPM_FEISHU_SECRET"] == "********"
         tested = runner.invoke(args=["wpm", "test-alert"]).output
         assert {"dingtalk: ok", "feishu: ok", "wecom: ok", "slack: ok",
                 "mattermost_webhook: ok", "webhook: ok"} <= set(tested.splitlines())

@@ -23,6 +23,7 @@ from web_performance_monitor.store import (
     RedisStore,
     Retention,
     SQLiteStore,
+    open_store,
 )
 
 MakeStore = Callable[..., AlertStore]
@@ -200,16 +201,17 @@ def slow_request(monitor: PerformanceMonitor, path: str) -> None:
     Client(monitor.create_middleware()(slow_app)).get(path)
 
 
-def test_two_apps_sharing_a_folder_each_alert_and_keep_their_own_history(
-        make_monitor: Callable[..., PerformanceMonitor], report_dir: Path) -> None:
+def test_two_apps_sharing_a_store_each_alert_and_keep_their_own_history(
+        make_monitor: Callable[..., PerformanceMonitor], report_dir: Path,
+        store_url: str | None) -> None:
     """Issue 16: a plain WSGI app's GET /slow was silenced by another app's GET /slow."""
-    shop = make_monitor(service_name="shop", alert_store_url=None)
-    blog = make_monitor(service_name="blog", alert_store_url=None)
+    shop = make_monitor(service_name="shop", alert_store_url=store_url)
+    blog = make_monitor(service_name="blog", alert_store_url=store_url)
     for monitor in (shop, blog, shop):
         slow_request(monitor, "/slow")
         monitor.flush()
     assert shop.get_stats()["alerts_sent"] == 1 and blog.get_stats()["alerts_sent"] == 1
-    store = SQLiteStore(str(report_dir / ".wpm-alerts.sqlite3"))
+    store = open_store(store_url, str(report_dir))
     records = store.history()
     assert [(r.service, r.endpoint) for r in records] == [("blog", "GET /slow"),
                                                           ("shop", "GET /slow")]

@@ -8,11 +8,9 @@ pyinstrument embedded its JSON in a <script> as is, so a function named
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
+from tests.browser import CHROMIUM, Elements, needs_chromium
 from tests.conftest import RecordingNotifier, busy, functions_in
 from web_performance_monitor import PerformanceMonitor
 from web_performance_monitor.capture import Captured
@@ -30,28 +29,6 @@ from web_performance_monitor.report import build_alert
 
 PAYLOAD = ("</script><img src=x onerror=console.log('PWNED');"
            "parent.document.body.setAttribute('data-pwned','yes')>")
-
-
-class Elements(HTMLParser):
-    """Every element of a page: (tag, attributes), and the text of the whole page."""
-
-    def __init__(self, page: str) -> None:
-        super().__init__()
-        self.elements: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-        self.feed(page)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    def tags(self) -> set[str]:
-        return {tag for tag, _ in self.elements}
-
-    def first(self, tag: str) -> dict[str, str | None]:
-        return next(attrs for name, attrs in self.elements if name == tag)
 
 
 def hostile_work() -> None:
@@ -94,12 +71,6 @@ def test_names_stay_text_in_the_report(alert: Alert) -> None:
     [policy] = [attrs["content"] or "" for tag, attrs in page.elements
                 if tag == "meta" and attrs.get("http-equiv") == "Content-Security-Policy"]
     assert "script-src 'sha256-" in policy and "unsafe-inline" not in policy.split("script-src")[1]
-
-
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
-                                                "google-chrome"))), None)
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium installed "
-                                    "(apt-get install chromium)")
 
 
 def chromium(url: str) -> tuple[Elements, str]:

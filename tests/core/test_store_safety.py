@@ -6,6 +6,8 @@ import logging
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from werkzeug.test import Client
 
 from tests.conftest import RecordingNotifier, RedisServer
 from tests.core.wsgi_apps import slow_app
+from tests.servers import subprocess_env
 from web_performance_monitor import Config, PerformanceMonitor
 from web_performance_monitor.config import default_output_dir
 from web_performance_monitor.files import UnsafePath
@@ -307,8 +310,9 @@ def test_after_a_redis_outage_the_store_reconnects_and_takes_the_stand_ins_claim
     slow_request(monitors[0], "/after")
     monitors[0].flush()
     other_host = RedisStore(redis_server.url)
-    assert other_host.claim("GET /during", 60) is None  # merged back: no second alert
-    assert other_host.claim("GET /after", 60) is None
+    service = monitors[0].service_name  # named by the app the middleware wraps
+    assert other_host.claim("GET /during", 60, service=service) is None  # merged back
+    assert other_host.claim("GET /after", 60, service=service) is None
     other_host.close()
     assert [a.event.endpoint for a in recorder.alerts] == ["GET /during", "GET /after"]
 
@@ -336,7 +340,30 @@ def test_after_a_sqlite_outage_the_store_reconnects_and_takes_the_stand_ins_clai
     assert [a.event.endpoint for a in recorder.alerts] == [
         "GET /before", "GET /during", "GET /after"]
     other_process = SQLiteStore(str(path))
-    assert other_process.claim("GET /during", 60) is None
+    assert other_process.claim("GET /during", 60, service=monitor.service_name) is None
     rows = dict(other_process._execute("SELECT endpoint, suppressed FROM wpm_windows", {}))
     assert rows["GET /during"] == 1  # the repeat during the outage is counted, not lost
     other_process.close()
+
+
+def test_two_stores_of_one_file_in_a_process_see_another_processs_writes(
+        tmp_path: Path) -> None:
+    """Opening the file to check it dropped this process's SQLite locks: another process then
+    took itself for the file's last user and deleted the WAL index, and the first store
+    read a stale copy for good (found by ``wpm window reset``: the window stayed shut)."""
+    path = str(tmp_path / STORE_NAME)
+    first, second = SQLiteStore(path), SQLiteStore(path)
+    for store, endpoint in ((first, "GET /a"), (second, "GET /b")):
+        assert store.claim(endpoint, 3600) is not None
+        store.record(AlertRecord("", endpoint, time.time(), 1.5, 200, None, None, "web-1", 1))
+    assert first.claim("GET /a", 3600) is None
+    first.suppress("GET /a")
+    for command in (["window"], ["window", "reset"]):
+        done = subprocess.run([sys.executable, "-m", "web_performance_monitor", *command],
+                              env=subprocess_env({"WPM_LOCAL_OUTPUT_DIR": str(tmp_path)}),
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    assert first.claim("GET /a", 3600) is not None
+    assert second.claim("GET /b", 3600) is not None
+    first.close()
+    second.close()

@@ -23,7 +23,7 @@ def test_wpm_test_alert_reports_each_channel(report_dir: Path) -> None:
         with override_settings(WPM=wpm):
             call_command("wpm_test_alert", stdout=out)
             config = StringIO()
-            call_command("wpm_config", stdout=config)
+            call_command("wpm_config", json=True, stdout=config)
         assert {"dingtalk: ok", "slack: ok", "local_file: ok"} <= set(
             out.getvalue().splitlines())
         assert len(robot.accepted) == 1 and len(slack.accepted) == 1

@@ -76,7 +76,7 @@ def test_wpm_config_command_masks_the_token(report_dir: Path) -> None:
     out = StringIO()
     with override_settings(WPM={**OK, "LOCAL_OUTPUT_DIR": str(report_dir),
                                 "MATTERMOST_TOKEN": "cmd-secret-token"}):
-        call_command("wpm_config", stdout=out)
+        call_command("wpm_config", json=True, stdout=out)
     shown = json.loads(out.getvalue())
     assert shown["MATTERMOST_TOKEN"] == "********"
     assert shown["LOCAL_OUTPUT_DIR"] == str(report_dir)

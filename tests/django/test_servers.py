@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import report_endpoint
 from tests.servers import BIN, ROOT, get_json, serve, wait_for_suppressed
 
 PROJECT = ROOT / "example_projects" / "django_project"
@@ -44,7 +45,8 @@ def test_wsgi_gunicorn_workers_share_one_alert(project_env: dict[str, str],
         assert len({a["pid"] for a in answers}) >= 2
         wait_for_suppressed(report_dir / ".wpm-alerts.sqlite3",
                             "GET products/<int:pk>/report/", 20)
-    assert [name.split("_")[1] for name in reports(report_dir)] == ["GET-products-int-pk-report"]
+    assert [report_endpoint(name) for name in reports(report_dir)] == [
+        "GET-products-int-pk-report"]
 
 
 def test_asgi_uvicorn_workers_share_one_alert(project_env: dict[str, str],
@@ -55,4 +57,4 @@ def test_asgi_uvicorn_workers_share_one_alert(project_env: dict[str, str],
         answers = hammer(url, "/async/{i}/", 16)
         assert [a["n"] for a in answers] == list(range(16))
         wait_for_suppressed(report_dir / ".wpm-alerts.sqlite3", "GET async/<int:n>/", 15)
-    assert [name.split("_")[1] for name in reports(report_dir)] == ["GET-async-int-n"]
+    assert [report_endpoint(name) for name in reports(report_dir)] == ["GET-async-int-n"]

@@ -138,11 +138,11 @@ def test_blacklist_from_app_config(make_app: Callable[..., Flask],
 
 def test_cli_config_masks_the_token(make_app: Callable[..., Flask]) -> None:
     app = make_app(WPM_MATTERMOST_TOKEN="cli-secret-token")
-    result = app.test_cli_runner().invoke(args=["wpm", "config"])
+    result = app.test_cli_runner().invoke(args=["wpm", "config", "--json"])
     assert result.exit_code == 0
     shown = json.loads(result.output)
-    assert shown["threshold_seconds"] == 0.05
-    assert shown["mattermost_token"] == "********"
+    assert shown["WPM_THRESHOLD_SECONDS"] == 0.05  # as app.config holds it
+    assert shown["WPM_MATTERMOST_TOKEN"] == "********"
     assert "cli-secret-token" not in result.output
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.conftest import report_endpoint
 from tests.mattermost_server import CHANNEL, TOKEN, FakeMattermost
-from tests.servers import BIN, ROOT, get_json, serve, wait_for_suppressed
+from tests.servers import BIN, ROOT, get_json, serve, subprocess_env, wait_for_suppressed
 
 
 def test_one_alert_per_endpoint_across_workers(report_dir: Path) -> None:
@@ -23,7 +27,7 @@ def test_one_alert_per_endpoint_across_workers(report_dir: Path) -> None:
         wait_for_suppressed(report_dir / ".wpm-alerts.sqlite3", "GET /users/<int:uid>", 39)
     reports = sorted(p.name for p in report_dir.glob("wpm_*.html"))
     assert len(reports) == 1, reports
-    assert reports[0].startswith("wpm_GET-users-int-uid_")
+    assert report_endpoint(reports[0]) == "GET-users-int-uid"
 
 
 def test_a_hanging_chat_server_costs_no_local_report(report_dir: Path) -> None:
@@ -46,5 +50,25 @@ def test_a_hanging_chat_server_costs_no_local_report(report_dir: Path) -> None:
                 assert time.monotonic() < deadline, sorted(report_dir.glob("wpm_*.html"))
                 time.sleep(0.1)
         assert chat.posts == []
-    reports = sorted(path.name.split("_")[1] for path in report_dir.glob("wpm_*.html"))
+    reports = sorted(report_endpoint(path.name) for path in report_dir.glob("wpm_*.html"))
     assert reports == sorted(f"GET-e{i}" for i in range(30))
+
+
+def test_two_apps_sharing_a_folder_each_alert_for_the_same_route(report_dir: Path) -> None:
+    """Issue 16: an app's GET /slow was silenced because another app in the same folder had
+    alerted its own GET /slow. Two servers, two services, one folder: two alerts, and
+    ``wpm list`` tells them apart."""
+    argv = [str(BIN / "gunicorn"), "-w", "1", "-b", "127.0.0.1:{port}",
+            "tests.flask.gunicorn_app:app"]
+    for service in ("shop", "blog"):
+        env = {"TEST_REPORT_DIR": str(report_dir), "WPM_SERVICE_NAME": service}
+        with serve(argv, cwd=ROOT, env=env) as url:
+            assert get_json(f"{url}/users/1")["id"] == 1
+    done = subprocess.run([sys.executable, "-m", "web_performance_monitor", "list", "--json"],
+                          env=subprocess_env({"WPM_LOCAL_OUTPUT_DIR": str(report_dir)}),
+                          capture_output=True, text=True, timeout=60, check=True)
+    records = json.loads(done.stdout)
+    assert sorted((r["service"], r["endpoint"]) for r in records) == [
+        ("blog", "GET /users/<int:uid>"), ("shop", "GET /users/<int:uid>")]
+    assert sorted(r["report"] for r in records) == sorted(
+        p.name for p in report_dir.glob("wpm_*.html"))

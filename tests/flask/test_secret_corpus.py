@@ -69,7 +69,7 @@ def test_a_lone_surrogate_in_a_slow_views_json(app: Flask, recorder: RecordingNo
     assert response.status_code == 200
     monitor = WPM.get_monitor(app)
     monitor.flush()
-    [report] = report_dir.glob("wpm_POST-echo_*.html")
+    [report] = report_dir.glob("wpm_*POST-echo_*.html")
     assert "nice \\ud83d" in report.read_text("utf-8")
     stats = monitor.get_stats()
     assert (stats["alerts_failed"], stats["internal_errors"]) == (0, {})

@@ -11,7 +11,7 @@ import pytest
 from sanic import Sanic
 
 from sanic_wpm import WPM
-from tests.conftest import RecordingNotifier, assert_own_frames_only, functions_in
+from tests.conftest import RecordingNotifier, assert_own_frames_only, functions_in, report_endpoint
 from tests.sanic.apps import build_app
 from tests.servers import BIN, ROOT, get_json, serve, wait_for_suppressed
 from web_performance_monitor import ConfigError
@@ -130,7 +130,7 @@ def test_two_workers_share_one_alert(report_dir: Path) -> None:
         assert [a["iid"] for a in answers] == list(range(30))
         wait_for_suppressed(report_dir / ".wpm-alerts.sqlite3", "GET /items/<iid:int>", 29)
     reports = sorted(p.name for p in report_dir.glob("wpm_*.html"))
-    assert len(reports) == 1 and reports[0].startswith("wpm_GET-items-iid-int_"), reports
+    assert len(reports) == 1 and report_endpoint(reports[0]) == "GET-items-iid-int", reports
 
 
 def test_faults_leave_the_response_unchanged(report_dir: Path, fault: str) -> None:
