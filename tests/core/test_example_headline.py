@@ -21,9 +21,12 @@ def test_the_headline_names_the_awaited_query_its_count_and_line(
     monkeypatch.setenv("WPM_ALERT_STORE_URL", "memory://")
     example = load_example("fastapi_sqlalchemy_app")
     example.monitor.add_notifier(recorder)
-    with TestClient(example.app) as client:
-        assert client.get("/authors").status_code == 200
-        assert example.monitor.flush()
+    try:
+        with TestClient(example.app) as client:
+            assert client.get("/authors").status_code == 200
+            assert example.monitor.flush()
+    finally:  # its sampler must not outlive the test (the process has one sampler thread)
+        example.monitor.close(final=True)
     [alert] = recorder.alerts
     [line] = [n for n, text in enumerate(Path(example.__file__).read_text().splitlines(), 1)
               if text.rstrip().endswith("# N+1")]

@@ -25,8 +25,8 @@ def test_the_headline_names_the_lazy_load_its_count_and_line(
     try:
         assert app.test_client().get("/authors").status_code == 200
         assert monitor.flush()
-    finally:
-        monitor.close()
+    finally:  # its sampler must not outlive the test (the process has one sampler thread)
+        monitor.close(final=True)
     [alert] = recorder.alerts
     [line] = [n for n, text in enumerate(Path(example.__file__).read_text().splitlines(), 1)
               if text.rstrip().endswith("# N+1")]

@@ -68,7 +68,7 @@ class ProfileResult:
 
     ``cpu``: (CPU seconds the request's thread used, over how many seconds of the request),
     measured from its first sample to its end; None where it cannot be measured (async tasks
-    and greenlets share their thread; no ``time.pthread_getcpuclockid``; the pyinstrument
+    and greenlets share their thread; not Linux, see ``handoff.thread_cpu``; the pyinstrument
     engine).
     """
 

@@ -163,7 +163,8 @@ class Tick:
                 before = _cpu_seen.get(thread_id)
                 if before is None or now - before[1] >= IDLE_WINDOW:
                     if before is not None:
-                        idle = cpu - before[0] < IDLE_SHARE * (now - before[1])
+                        idle = (cpu - before[0] < IDLE_SHARE * (now - before[1])
+                                and not _runnable(thread_id))
                     if len(_cpu_seen) > 10_000:
                         _cpu_seen.clear()
                     _cpu_seen[thread_id] = (cpu, now, idle)
@@ -192,6 +193,7 @@ class Tick:
         return self._pool
 
 
+_LINUX = sys.platform.startswith("linux")
 # A thread that used less CPU than this share of at least IDLE_WINDOW seconds was blocked (a
 # busy thread on a crowded machine still gets far more than this over that long).
 IDLE_SHARE = 0.1
@@ -201,12 +203,43 @@ IDLE_WINDOW = 0.02
 _cpu_seen: dict[int, tuple[float, float, bool]] = {}
 
 
-def thread_cpu(thread_id: int) -> float | None:
-    """CPU seconds the OS thread ``thread_id`` (a ``threading.get_ident``) has used, or None
-    where the platform cannot tell (no ``time.pthread_getcpuclockid``, or the thread ended)."""
+def _native_id(thread_id: int) -> int | None:
+    """The OS's id of the ``threading`` thread ``thread_id`` (None if threading knows none)."""
+    thread = threading._active.get(thread_id)  # type: ignore[attr-defined]
+    native: int | None = getattr(thread, "native_id", None)
+    return native
+
+
+def _runnable(thread_id: int) -> bool:
+    """Whether the OS has the thread running or ready to run (Linux ``/proc`` state ``R``): a
+    thread starved of CPU on a crowded machine is not waiting on I/O. False where that cannot
+    be read (the CPU clock decides alone)."""
+    native = _native_id(thread_id)
+    if native is None:
+        return False
     try:
-        return time.clock_gettime(time.pthread_getcpuclockid(thread_id))
-    except (AttributeError, OSError, OverflowError):
+        with open(f"/proc/self/task/{native}/stat", "rb") as stat:
+            data = stat.read()
+    except OSError:
+        return False
+    return data[data.rfind(b")") + 2:][:1] == b"R"
+
+
+def thread_cpu(thread_id: int) -> float | None:
+    """CPU seconds the thread ``thread_id`` (a ``threading.get_ident``) has used, or None where
+    that cannot be read (not Linux, not a ``threading`` thread, or it has ended).
+
+    Read from the kernel's CPU clock of its OS id (Linux's ``MAKE_THREAD_CPUCLOCK(tid,
+    CPUCLOCK_SCHED)``, the clock ``pthread_getcpuclockid`` names there): another thread may end
+    at any moment, and ``pthread_getcpuclockid`` on an ended thread's handle is undefined
+    behaviour (a crash), where an ended OS id is only an error (``EINVAL``).
+    """
+    native = _native_id(thread_id) if _LINUX else None
+    if native is None:
+        return None
+    try:
+        return time.clock_gettime((~native << 3) | 6)
+    except OSError:
         return None
 
 
