@@ -46,7 +46,7 @@ def _worker_of(stack: list[str]) -> bool:
 
 def thread_sampler(work: Callable[[], None]) -> tuple[int, list[float], float]:
     profiler = SamplingProfiler(INTERVAL, trigger=0.0)
-    _, run, _ = profiler.begin()
+    _, run, _, _ = profiler.begin()
     work()
     assert run is not None
     result = profiler.end(run, True)

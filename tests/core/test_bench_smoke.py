@@ -63,6 +63,16 @@ def test_inprocess_bench_judges_every_framework_named_by_the_decision() -> None:
                             for endpoint in ("trivial", "typical"))
 
 
+def test_sampling_bench_compares_the_sampler_thread_with_setitimer(tmp_path: Path) -> None:
+    out = tmp_path / "sampling.json"
+    done = subprocess.run([sys.executable, "bench/run.py", "--quick", "--only", "sampling",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert {"thread", "setitimer"} <= {line.split()[1] for line in done.stdout.splitlines()
+                                      if line.startswith("  ") and len(line.split()) > 1}
+
+
 def test_calls_bench_prints_every_librarys_cost() -> None:
     done = subprocess.run([sys.executable, "bench/calls.py", "--quick"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
