@@ -305,16 +305,34 @@ def fault(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     return str(request.param)
 
 
-def load_example(name: str) -> ModuleType:
-    """``example_projects/<name>/app.py`` imported as the module ``example_<name>`` (in
-    ``sys.modules``, where SQLAlchemy resolves its models' annotations)."""
-    path = Path(__file__).resolve().parents[1] / "example_projects" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def load_example() -> Iterator[Callable[[str], ModuleType]]:
+    """``load_example(name)``: ``example_projects/<name>/app.py`` imported as the module
+    ``example_<name>`` (in ``sys.modules``, where SQLAlchemy resolves its models' annotations).
+
+    After the test each monitor the example made is closed for good and the module forgotten:
+    a monitor left alive keeps the process's sampler thread running into later tests.
+    """
+    loaded: list[ModuleType] = []
+
+    def load(name: str) -> ModuleType:
+        path = Path(__file__).resolve().parents[1] / "example_projects" / name / "app.py"
+        spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        loaded.append(module)
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    for module in loaded:
+        for value in list(vars(module).values()):
+            state = getattr(value, "extensions", {}).get("wpm")  # a Flask app's extension
+            monitor = getattr(state, "monitor", value)
+            if isinstance(monitor, PerformanceMonitor):
+                monitor.close(timeout=5, final=True)
+        sys.modules.pop(module.__name__, None)
 
 
 def profile_of(monitor: PerformanceMonitor, work: Callable[[], None]) -> ProfileResult:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from tests.conftest import RecordingNotifier, load_example
+from tests.conftest import RecordingNotifier
 
 
 def test_the_headline_names_the_awaited_query_its_count_and_line(
+        load_example: Callable[[str], ModuleType],
         tmp_path: Path, report_dir: Path, recorder: RecordingNotifier,
         monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("aiosqlite")

@@ -10,6 +10,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from tests.conftest import RecordingNotifier, load_example, random_name  # noqa: E402
+from tests.conftest import RecordingNotifier, random_name  # noqa: E402
 from web_performance_monitor import PerformanceMonitor  # noqa: E402
 from web_performance_monitor.capture import Captured, Query  # noqa: E402
 from web_performance_monitor.capture.sqlalchemy_events import engine_name  # noqa: E402
@@ -329,6 +330,7 @@ def test_postgresql_queries_rows_and_errors(
 
 
 def test_the_fastapi_async_examples_n_plus_one_names_its_line(
+        load_example: Callable[[str], ModuleType],
         tmp_path: Path, report_dir: Path, recorder: RecordingNotifier,
         monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("aiosqlite")

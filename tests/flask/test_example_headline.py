@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 pytest.importorskip("flask_sqlalchemy")
 
 from flask_wpm import WPM
-from tests.conftest import RecordingNotifier, load_example
+from tests.conftest import RecordingNotifier
 
 
 def test_the_headline_names_the_lazy_load_its_count_and_line(
+        load_example: Callable[[str], ModuleType],
         tmp_path: Path, report_dir: Path, recorder: RecordingNotifier,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXAMPLE_DB", str(tmp_path / "example.db"))

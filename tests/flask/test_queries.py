@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -12,7 +13,7 @@ pytest.importorskip("flask_sqlalchemy")
 from flask import Flask
 
 from flask_wpm import WPM
-from tests.conftest import RecordingNotifier, load_example
+from tests.conftest import RecordingNotifier
 from tests.flask import sqlalchemy_app
 
 
@@ -42,6 +43,7 @@ def test_the_n_plus_one_of_a_view_is_in_its_report_with_the_views_line(
 
 
 def test_the_flask_sqlalchemy_examples_n_plus_one_names_its_line(
+        load_example: Callable[[str], ModuleType],
         tmp_path: Path, report_dir: Path, recorder: RecordingNotifier,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXAMPLE_DB", str(tmp_path / "example.db"))
