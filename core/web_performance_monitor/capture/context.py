@@ -196,7 +196,8 @@ def _site(frame: FrameType) -> Site:
     entry = _sites.get(key)
     if entry is not None and entry[0] is code:
         return entry[1]
-    site = (code.co_filename, code.co_qualname, frame.f_lineno)
+    # co_qualname is 3.11+; on 3.10 the plain name (pyproject: requires-python >= 3.10)
+    site = (code.co_filename, getattr(code, "co_qualname", code.co_name), frame.f_lineno)
     if len(_sites) >= MAX_SITES:
         _sites.clear()
     _sites[key] = (code, site)
