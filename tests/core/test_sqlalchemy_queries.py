@@ -7,6 +7,7 @@ own decorator is the request (threshold 0: every call is slow and reported).
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -353,3 +354,8 @@ def test_the_fastapi_async_examples_n_plus_one_names_its_line(
     per_author = [q for q in captured.queries if "WHERE book.author_id" in q.statement]
     assert len(per_author) == example.AUTHORS
     assert {q.site for q in per_author} == {(str(path), "authors", line)}
+    alert = recorder.alerts[0]  # and the alert says so first
+    assert re.search(r"N\+1: `SELECT .*FROM book WHERE book.author_id = \?` "
+                     rf"×{example.AUTHORS} at `fastapi_sqlalchemy_app/app.py:{line}`",
+                     alert.headline), alert.headline
+    assert alert.facts["queries"]["n_plus_one"][0]["site"]["function"] == "authors"

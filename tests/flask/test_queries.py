@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -65,3 +66,7 @@ def test_the_flask_sqlalchemy_examples_n_plus_one_names_its_line(
     lazy = [q for q in captured.queries if "FROM book" in q.statement]
     assert len(lazy) == example.AUTHORS
     assert {q.site for q in lazy} == {(example.__file__, "create_app.<locals>.authors", line)}
+    alert = recorder.alerts[0]  # and the alert says so first
+    assert re.search(rf"N\+1: `SELECT .*FROM book WHERE \? = book.author_id` ×{example.AUTHORS} "
+                     rf"at `flask_sqlalchemy_app/app.py:{line}`", alert.headline), alert.headline
+    assert alert.message.splitlines()[0] == alert.headline
