@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
-from .identity import framework_of, service_of
+from .identity import framework_of, service_of, timed_inside
 from .paths import endpoint_path, fits, known_endpoint, served_route
 from .request import RequestRecord
 from .streaming import once
@@ -135,11 +135,15 @@ class PerformanceMiddleware:
     def __init__(self, app: ASGIApp, monitor: PerformanceMonitor) -> None:
         self.app = app
         self.monitor = monitor
+        # The same monitor's middleware already inside: this one passes requests through.
+        self.passes = timed_inside(app, monitor, PerformanceMiddleware)
+        if self.passes:
+            monitor.note_double_wrap()
         monitor.identify(service_of(app), framework_of(app, "ASGI"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         monitor = self.monitor
-        if scope["type"] != "http" or not monitor.enabled:
+        if scope["type"] != "http" or not monitor.enabled or self.passes:
             await self.app(scope, receive, send)
             return
         cap = monitor.config.max_body_bytes

@@ -130,3 +130,25 @@ def framework_of(app: Any, default: str) -> str:
         if top in found and top != "werkzeug":
             return framework_label(*FRAMEWORKS[top])
     return default
+
+
+def timed_inside(app: Any, monitor: Any, middleware: type) -> bool:
+    """Whether ``monitor``'s own ``middleware`` already times the requests ``app`` serves.
+
+    Looked for, once when a middleware is made, along the ``.app`` chain of wrappers and in a
+    Starlette/FastAPI app's ``add_middleware`` list (``user_middleware``: the stack is built at
+    the first request, after this). A README that shows both ``app.add_middleware(...)`` and
+    ``app = monitor.create_asgi_middleware()(app)`` must not time each request twice: the
+    second timing counted every slow request once more as held back.
+    """
+    for _ in range(16):  # wrappers of wrappers; a cycle must not hang start-up
+        if app is None:
+            return False
+        if isinstance(app, middleware) and getattr(app, "monitor", None) is monitor:
+            return True
+        for entry in getattr(app, "user_middleware", None) or ():
+            options = getattr(entry, "kwargs", None) or getattr(entry, "options", None) or {}
+            if getattr(entry, "cls", None) is middleware and options.get("monitor") is monitor:
+                return True
+        app = getattr(app, "app", None)
+    return False

@@ -132,6 +132,14 @@ class PerformanceMonitor:
         adapter's default (``identify``); "" before either is known."""
         return self.config.service_name or self._default_service
 
+    def note_double_wrap(self) -> None:
+        """A middleware of this monitor was wrapped around another one of it (e.g. both
+        ``app.add_middleware(PerformanceMiddleware, ...)`` and ``create_asgi_middleware()``):
+        the outer one passes requests through, so each is timed once. Said once."""
+        self._warn_once("double wrap", "this monitor's middleware is applied twice to the same "
+                        "app; the outer one passes requests through (each request is timed "
+                        "once): keep one of the two")
+
     def identify(self, service: str, framework: str, *, weak: bool = False) -> None:
         """The adapter names the app it watches: its default service name (used when
         ``service_name`` is not configured) and what serves it ("Django 5.2.19", "WSGI").

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .events import SlowDetails
-from .identity import framework_of, service_of
+from .identity import framework_of, service_of, timed_inside
 from .paths import endpoint_path, known_endpoint
 from .profiling import request_boundary
 from .request import RequestRecord, wsgi_text
@@ -184,6 +184,10 @@ class WSGIMiddleware:
     def __init__(self, app: WSGIApp, monitor: PerformanceMonitor) -> None:
         self.app = app
         self.monitor = monitor
+        # The same monitor's middleware already inside: this one passes requests through.
+        self.passes = timed_inside(app, monitor, WSGIMiddleware)
+        if self.passes:
+            monitor.note_double_wrap()
         monitor.identify(service_of(app), framework_of(app, "WSGI"))
 
     def responder(self, environ: dict[str, Any],
@@ -210,7 +214,7 @@ class WSGIMiddleware:
     @request_boundary
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         monitor = self.monitor
-        if not monitor.enabled:
+        if not monitor.enabled or self.passes:
             return self.app(environ, start_response)
         span = monitor.begin()
         declared = environ.get("CONTENT_LENGTH")

@@ -60,7 +60,7 @@ def wpm_list(reports: str) -> None:
     """``wpm list`` on the demo's folder, as a user would run it, once the command exists."""
     if importlib.util.find_spec("web_performance_monitor.__main__") is None:
         return
-    print("\n$ wpm list")
+    print(f"\n$ WPM_LOCAL_OUTPUT_DIR={reports} .venv/bin/wpm list")
     subprocess.run([sys.executable, "-m", "web_performance_monitor", "list"], check=False,
                    env={**os.environ, "WPM_LOCAL_OUTPUT_DIR": reports})
 

@@ -106,6 +106,20 @@ def test_slow_endpoint_route_template_and_one_alert(monitor: PerformanceMonitor,
     assert monitor.get_stats()["alerts_suppressed"] == 1
 
 
+def test_add_middleware_and_the_wrapper_together_time_each_request_once(
+        monitor: PerformanceMonitor, recorder: RecordingNotifier,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Both lines of the README's FastAPI quick start kept: one timing per request, not two
+    (the second counted each slow request once more as held back)."""
+    client = TestClient(monitor.create_asgi_middleware()(make_api(monitor)))
+    assert client.get("/users/1").json() == {"uid": 1}
+    assert client.get("/users/2").json() == {"uid": 2}
+    monitor.flush()
+    stats = monitor.get_stats()
+    assert (stats["total_requests"], len(recorder.alerts), stats["alerts_suppressed"]) == (2, 1, 1)
+    assert "applied twice" in caplog.text
+
+
 def test_body_reaches_the_app_and_is_masked(monitor: PerformanceMonitor,
                                             recorder: RecordingNotifier) -> None:
     payload = {"user": "ada", "token": "TK-SECRET"}

@@ -54,6 +54,17 @@ def test_slow_request_alerts_once_with_its_profile(monitor: PerformanceMonitor,
     assert "busy" in functions_in(alert)
 
 
+def test_wrapping_twice_times_each_request_once(monitor: PerformanceMonitor,
+                                               recorder: RecordingNotifier) -> None:
+    middleware = monitor.create_middleware()
+    client = Client(middleware(middleware(slow_app)))
+    for _ in range(2):
+        client.get("/slow")
+    monitor.flush()
+    stats = monitor.get_stats()
+    assert (stats["total_requests"], len(recorder.alerts), stats["alerts_suppressed"]) == (2, 1, 1)
+
+
 def test_the_next_alert_says_how_many_were_suppressed(make_monitor: Callable[..., Any],
                                                        recorder: RecordingNotifier) -> None:
     monitor = make_monitor(alert_window_days=0.5 / 86400)  # half a second
