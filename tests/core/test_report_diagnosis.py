@@ -185,6 +185,24 @@ def test_time_blocked_in_a_c_call_is_waiting_on_that_line(monitor: PerformanceMo
     assert "[self]" not in alert.message
 
 
+def short_sleeps_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    for _ in range(80):  # a loop of short waits with a little work between: ~20% CPU
+        time.sleep(0.004)
+        busy(0.001)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def test_a_loop_of_short_sleeps_is_waiting_not_python(monitor: PerformanceMonitor,
+                                                      recorder: RecordingNotifier) -> None:
+    Client(monitor.create_middleware()(short_sleeps_app)).get("/naps")
+    assert monitor.flush(10)
+    [alert] = recorder.alerts
+    line = short_sleeps_app.__code__.co_firstlineno + 2
+    assert alert.hot_frames[0][0] == \
+        f"[waiting] in short_sleeps_app (core/test_report_diagnosis.py:{line})", alert.hot_frames
+
+
 def event_with(captured: Captured) -> SlowEvent:
     return SlowEvent(kind="request", endpoint="GET /orders", duration=9.0, threshold=1.0,
                      started_at=time.time(), pid=1, thread="MainThread", status=200,

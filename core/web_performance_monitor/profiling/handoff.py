@@ -151,20 +151,25 @@ class Tick:
         self._cpu: dict[int, tuple[float | None, bool]] = {}
 
     def cpu(self, thread_id: int) -> tuple[float | None, bool]:
-        """(CPU seconds the thread has used, or None; whether it was idle: it used under
-        ``IDLE_SHARE`` of the last ``IDLE_WINDOW`` or more, so a leaf in a C call waits there
-        rather than computes). Not idle when that cannot be told."""
+        """(CPU seconds the thread has used, or None; whether it is blocked now, so a leaf in a
+        C call waits there rather than computes).
+
+        Blocked: asleep in the kernel at this sample (Linux ``/proc`` state other than ``R``),
+        which tells a loop of short sleeps from work at any CPU share. Where the state cannot
+        be read, it used under ``IDLE_SHARE`` of the last ``IDLE_WINDOW`` or more. Not blocked
+        when neither can be told.
+        """
         seen = self._cpu.get(thread_id)
         if seen is None:
-            now = time.perf_counter()
             cpu = thread_cpu(thread_id)
-            idle = False
-            if cpu is not None:
+            state = _os_state(thread_id)
+            idle = state is not None and state != b"R"
+            if state is None and cpu is not None:
+                now = time.perf_counter()
                 before = _cpu_seen.get(thread_id)
                 if before is None or now - before[1] >= IDLE_WINDOW:
                     if before is not None:
-                        idle = (cpu - before[0] < IDLE_SHARE * (now - before[1])
-                                and not _runnable(thread_id))
+                        idle = cpu - before[0] < IDLE_SHARE * (now - before[1])
                     if len(_cpu_seen) > 10_000:
                         _cpu_seen.clear()
                     _cpu_seen[thread_id] = (cpu, now, idle)
@@ -194,8 +199,9 @@ class Tick:
 
 
 _LINUX = sys.platform.startswith("linux")
-# A thread that used less CPU than this share of at least IDLE_WINDOW seconds was blocked (a
-# busy thread on a crowded machine still gets far more than this over that long).
+# Where a thread's state cannot be read (not Linux): one that used less CPU than this share of
+# at least IDLE_WINDOW seconds was blocked (a busy thread on a crowded machine still gets far
+# more than this over that long).
 IDLE_SHARE = 0.1
 IDLE_WINDOW = 0.02
 # thread id -> (its CPU seconds, perf_counter, idle verdict) at the last judgement (sampler
@@ -210,19 +216,19 @@ def _native_id(thread_id: int) -> int | None:
     return native
 
 
-def _runnable(thread_id: int) -> bool:
-    """Whether the OS has the thread running or ready to run (Linux ``/proc`` state ``R``): a
-    thread starved of CPU on a crowded machine is not waiting on I/O. False where that cannot
-    be read (the CPU clock decides alone)."""
+def _os_state(thread_id: int) -> bytes | None:
+    """The thread's scheduling state, Linux ``/proc``'s letter (``R`` running or ready to run,
+    ``S`` asleep, ``D`` in uninterruptible I/O...); None where it cannot be read. A thread
+    starved of CPU on a crowded machine is ``R``: computing, not waiting."""
     native = _native_id(thread_id)
     if native is None:
-        return False
+        return None
     try:
         with open(f"/proc/self/task/{native}/stat", "rb") as stat:
             data = stat.read()
     except OSError:
-        return False
-    return data[data.rfind(b")") + 2:][:1] == b"R"
+        return None
+    return data[data.rfind(b")") + 2:][:1] or None
 
 
 def thread_cpu(thread_id: int) -> float | None:
