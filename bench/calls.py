@@ -140,10 +140,9 @@ def _in_requests(loop: Callable[[int], float], count: int) -> float:
     """``count`` calls, a monitored request (a fresh holder) for every ``BATCH``."""
     total = 0.0
     for done in range(0, count, BATCH):
-        holder: list[context.Captured] = []
-        token = context.enter(holder)
+        slot, holder = context.enter(threading.get_ident())
         total += loop(min(BATCH, count - done))
-        context.CURRENT.reset(token)
+        context.leave(slot, holder)
         if not holder or not holder[0].calls or holder[0].calls[-1].status != 200:
             raise RuntimeError("the hooks recorded no call: these figures would be wrong")
     return total

@@ -98,7 +98,7 @@ def _flask_block(variant: str) -> Any:
             class Idle(Profiler):
                 def begin(self, takeover: bool = True) -> Any:
                     now = time.perf_counter()
-                    return (now, None, 0.0, None)
+                    return (now, None, 0.0, None, None)
 
             monitor._profiler = idle = Idle(0.005)
             monitor.begin = idle.begin

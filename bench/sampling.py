@@ -46,7 +46,7 @@ def _worker_of(stack: list[str]) -> bool:
 
 def thread_sampler(work: Callable[[], None]) -> tuple[int, list[float], float]:
     profiler = SamplingProfiler(INTERVAL, trigger=0.0)
-    _, run, _, _ = profiler.begin()
+    _, run, _, _, _ = profiler.begin()
     work()
     assert run is not None
     result = profiler.end(run, True)
@@ -81,6 +81,11 @@ def itimer_sampler(work: Callable[[], None]) -> tuple[int, list[float], float]:
     return len(stamps), gaps, on_work
 
 
+def _ms(value: float | None) -> str:
+    """A gap in ms, or "-" when too few samples were taken to tell (a quick run)."""
+    return "-" if value is None else f"{value:.1f} ms"
+
+
 def measure(rounds: int = 15) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for label, work in (("cpu-bound", cpu_bound), ("waiting", waits)):
@@ -112,8 +117,8 @@ def measure(rounds: int = 15) -> dict[str, Any]:
                          "share_on_work": statistics.median(shares[name])}
             print(f"  {label:<10} {name:<10} request {row['request_ms']:6.1f} ms  "
                   f"x{row[name]['slowdown']:.3f}  samples {row[name]['samples']:5.0f}  "
-                  f"gap median {row[name]['median_gap_ms']:.1f} ms, "
-                  f"p90 {row[name]['p90_gap_ms']:.1f} ms  "
+                  f"gap median {_ms(row[name]['median_gap_ms'])}, "
+                  f"p90 {_ms(row[name]['p90_gap_ms'])}  "
                   f"on the working function {row[name]['share_on_work']:.0%}", flush=True)
         results[label] = row
     return results

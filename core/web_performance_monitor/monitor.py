@@ -22,7 +22,7 @@ from typing import Any, TypeVar, overload
 from .asgi import PerformanceMiddleware
 from .backoff import OverheadBackoff
 from .capture import Captured, sql, sqlalchemy_events
-from .capture.context import CURRENT, leave, limits
+from .capture.context import leave, limits
 from .capture.http_calls import capture_calls
 from .config import Config
 from .decorator import monitored
@@ -50,7 +50,6 @@ __all__ = ["PerformanceMonitor"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _perf = time.perf_counter
-_reset = CURRENT.reset
 _HOST = socket.gethostname()  # for alert records: which host of several served the request
 EXIT_SECONDS = 5.0  # at interpreter exit, for pending alerts of all monitors together
 # ``describe(monitor, subject)``: the monitor passes itself (its config, its masker).
@@ -312,7 +311,7 @@ class PerformanceMonitor:
         request needs. ``describe(self, subject)`` tells the rest, and is only called when slow.
         """
         end = _perf()
-        start, run, overhead, token = span
+        start, run, overhead, slot, holder = span
         duration = end - start
         limit = self._threshold if threshold is None else threshold
         key = (kind, method, where)
@@ -321,16 +320,13 @@ class PerformanceMonitor:
                 self._discard(run, None)
             except Exception as exc:
                 self.errors.report("stopping the profiler", exc)
-            if token is not None:
-                try:
-                    _reset(token)
-                except (ValueError, RuntimeError):  # finished in another context
-                    pass
+            if slot is not None and slot[1] is holder:  # ``leave``, inlined
+                slot[1] = None
         else:
             try:
                 self.stats.count_slow(key)
                 self._hand_off_slow(run, start, duration, limit, key, error, describe, subject,
-                                    leave(token))
+                                    leave(slot, holder))
             except Exception as exc:
                 self.errors.report("finishing a request", exc)
         queue = self._durations.get(key)

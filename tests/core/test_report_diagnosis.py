@@ -186,8 +186,8 @@ def test_time_blocked_in_a_c_call_is_waiting_on_that_line(monitor: PerformanceMo
 
 
 def short_sleeps_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-    for _ in range(80):  # a loop of short waits with a little work between: ~20% CPU
-        time.sleep(0.004)
+    for n in range(80):  # a loop of short waits (2-6 ms, as I/O varies) with a little work
+        time.sleep(0.002 + n % 5 * 0.001)
         busy(0.001)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]

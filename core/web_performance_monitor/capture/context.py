@@ -1,15 +1,23 @@
 """The queries and outgoing calls of the monitored request or call running now.
 
-The profiler's ``begin`` puts a fresh holder (an empty list) into ``CURRENT`` for each request
-or call that is not nested in another one, and the monitor's ``finish`` resets it. A
-``ContextVar`` follows the work where the work goes: into child tasks, ``asyncio.to_thread``,
-Django's ``sync_to_async`` and ``contextvars.copy_context().run`` (they copy the context), so
-a query run from a thread pool on behalf of a request is that request's query.
+Each thread or asyncio task has a slot, ``[owner, holder]``, in the ``ContextVar`` ``CURRENT``:
+``owner`` is the thread id or task whose requests fill it, ``holder`` the running request's
+list (``[]`` until its first record, then ``[Captured]``), None between requests. The
+profiler's ``begin`` puts a fresh holder in the slot of its thread or task for each request or
+call that is not nested in another one, and the monitor's ``finish`` empties it. The slot is
+set once per thread (a thread's context lives as long as the thread) and once per request task
+(a task's context is its own): a request pays no ``ContextVar.set`` and ``reset`` of its own,
+which copy the context's mapping and cost ~3,000 instructions where a framework keeps many
+context variables (Django, Sanic).
+
+The ``ContextVar`` follows the work where the work goes: into child tasks, ``asyncio.to_thread``,
+Django's ``sync_to_async`` and ``contextvars.copy_context().run`` (they copy the context, and
+with it the slot), so a query run from a thread pool on behalf of a request is that request's
+query; a monitored call started there gets a slot of its own (another owner).
 
 A hook (Django's execute wrapper, SQLAlchemy's cursor events, the HTTP clients' hooks) calls
 ``current()``: None outside a monitored request or call (the hook does nothing more), else the
-request's ``Captured``, made at its first query. A request without queries or calls pays one
-``ContextVar.set`` and one ``reset``, nothing else.
+request's ``Captured``, made at its first query.
 
 Records hold raw values (statement, URL, parameters when asked for): normalising, masking and
 rendering happen on the background worker, for slow requests only.
@@ -21,15 +29,16 @@ import importlib.util
 import os
 import sys
 import sysconfig
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import CodeType, FrameType
 from typing import Any
 
-# The holder of the request running in this context: [] until its first query or call, then
-# [Captured]. None outside monitored requests and calls.
-CURRENT: ContextVar[list[Captured] | None] = ContextVar("wpm_captured", default=None)
-enter = CURRENT.set  # ``begin``: token = enter([])
+# The slot of the thread or task running now: [owner, holder] (see above), None before its
+# first monitored request or call.
+CURRENT: ContextVar[list[Any] | None] = ContextVar("wpm_capture_slot", default=None)
+slot_of_context = CURRENT.get
+set_slot = CURRENT.set
 
 # (file, function, line) of the application's own code that issued a query or call.
 Site = tuple[str, str, int]
@@ -107,7 +116,10 @@ limits = {"max_records": 1000}
 
 def current() -> Captured | None:
     """The running request's ``Captured`` (made now if this is its first record), or None."""
-    holder = CURRENT.get()
+    slot = slot_of_context()
+    if slot is None:
+        return None
+    holder: list[Captured] | None = slot[1]
     if holder is None:
         return None
     if not holder:  # two threads may both append: each then records into the first one
@@ -115,15 +127,34 @@ def current() -> Captured | None:
     return holder[0]
 
 
-def leave(token: Token[list[Captured] | None] | None) -> Captured | None:
-    """``finish``: what the request captured (None if nothing), and the context reset."""
-    if token is None:
+def monitored() -> list[Captured] | None:
+    """The running request's holder, None outside monitored requests and calls: a hook's
+    first question, a ``ContextVar.get`` and an item read."""
+    slot = slot_of_context()
+    holder: list[Captured] | None = None if slot is None else slot[1]
+    return holder
+
+
+def enter(owner: Any) -> tuple[list[Any], list[Captured]]:
+    """A fresh holder for the request or call starting now in ``owner`` (its thread id or
+    asyncio task): ``(slot, holder)`` for ``leave``. (The sampler inlines this in ``begin``.)"""
+    slot = slot_of_context()
+    if slot is None or slot[0] != owner:
+        slot = [owner, None]
+        set_slot(slot)
+    holder: list[Captured] = []
+    slot[1] = holder
+    return slot, holder
+
+
+def leave(slot: list[Any] | None, holder: list[Captured] | None) -> Captured | None:
+    """``finish``: what the request captured (None if nothing); its slot is emptied unless a
+    newer request of the same thread or task already holds it (an abandoned response closed
+    late). Works from any context: the slot is the object itself, not a context's value."""
+    if slot is None or holder is None:
         return None
-    holder = CURRENT.get()
-    try:
-        CURRENT.reset(token)
-    except (ValueError, RuntimeError):  # finished in another context (a server's choice)
-        pass
+    if slot[1] is holder:
+        slot[1] = None
     return holder[0] if holder else None
 
 

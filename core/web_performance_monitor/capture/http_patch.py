@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from ..log import ErrorLog
-from .context import CURRENT, Call, Captured, Site, app_site, current
+from .context import Call, Captured, Site, app_site, current, monitored
 
 __all__ = ["WHAT", "Patch", "Pending", "error_logs", "monitored", "report", "start"]
 
@@ -25,7 +25,6 @@ WHAT = "capturing an outgoing HTTP call"
 # kind and counted in its ``get_stats()["internal_errors"]``; with none, to ``_unowned``.
 error_logs: list[ErrorLog] = []
 _unowned = ErrorLog()
-monitored = CURRENT.get  # None outside a monitored request or call
 _perf = time.perf_counter
 
 # ``describe(*args) -> (method, url, library)``, called only inside a monitored request.

@@ -298,10 +298,10 @@ def request_boundary(func: F) -> F:
 
 
 # One running request or call: (start, profile run, seconds the monitor spent starting it,
-# the ``capture.context`` token of its holder of queries and calls, None when nested or failed).
+# its ``capture.context`` slot and holder of queries and calls, both None when nested or failed).
 # A plain tuple: made on every request, and a tuple display costs less than any class. The run
 # is the engine's own handle (``FAILED`` when the profiler could not start).
-Span = tuple[float, Any, float, Any]
+Span = tuple[float, Any, float, Any, Any]
 
 
 def _unreported(where: str, exc: BaseException) -> None:

@@ -151,30 +151,38 @@ class Tick:
         self._cpu: dict[int, tuple[float | None, bool]] = {}
 
     def cpu(self, thread_id: int) -> tuple[float | None, bool]:
-        """(CPU seconds the thread has used, or None; whether it is blocked now, so a leaf in a
-        C call waits there rather than computes).
+        """(CPU seconds the thread has used, or None; whether it is blocked, so a leaf in a C
+        call waits there rather than computes). Not blocked when that cannot be told.
 
-        Blocked: asleep in the kernel at this sample (Linux ``/proc`` state other than ``R``),
-        which tells a loop of short sleeps from work at any CPU share. Where the state cannot
-        be read, it used under ``IDLE_SHARE`` of the last ``IDLE_WINDOW`` or more. Not blocked
-        when neither can be told.
+        Judged from its CPU share over the last ``IDLE_WINDOW`` or more: under ``IDLE_SHARE``
+        it was blocked, from ``BUSY_SHARE`` on it computed. In between (a loop of short sleeps
+        with a little work: 10-50%), its Linux ``/proc`` state at this sample decides: asleep
+        (not ``R``) is blocked, whatever the share. The state is read only then: reading a
+        file lets the request's thread take the GIL back, which would delay a CPU-bound
+        request's next sample by a switch interval.
         """
         seen = self._cpu.get(thread_id)
         if seen is None:
+            now = time.perf_counter()
             cpu = thread_cpu(thread_id)
-            state = _os_state(thread_id)
-            idle = state is not None and state != b"R"
-            if state is None and cpu is not None:
-                now = time.perf_counter()
+            idle = False
+            if cpu is not None:
                 before = _cpu_seen.get(thread_id)
+                share = None
                 if before is None or now - before[1] >= IDLE_WINDOW:
                     if before is not None:
-                        idle = cpu - before[0] < IDLE_SHARE * (now - before[1])
+                        share = (cpu - before[0]) / (now - before[1])
+                        idle = share < IDLE_SHARE
                     if len(_cpu_seen) > 10_000:
                         _cpu_seen.clear()
-                    _cpu_seen[thread_id] = (cpu, now, idle)
-                else:  # too soon to judge again: the last verdict holds
-                    idle = before[2]
+                    _cpu_seen[thread_id] = (cpu, now, idle, share)
+                else:  # too soon to measure the share again: the last one holds
+                    idle, share = before[2], before[3]
+                if share is not None and IDLE_SHARE <= share < BUSY_SHARE:
+                    frame = self.frames.get(thread_id)
+                    if frame is not None and in_c_call(frame):
+                        state = _os_state(thread_id)
+                        idle = state is not None and state != b"R"
             seen = self._cpu[thread_id] = (cpu, idle)
         return seen
 
@@ -199,14 +207,15 @@ class Tick:
 
 
 _LINUX = sys.platform.startswith("linux")
-# Where a thread's state cannot be read (not Linux): one that used less CPU than this share of
-# at least IDLE_WINDOW seconds was blocked (a busy thread on a crowded machine still gets far
-# more than this over that long).
+# A thread that used less CPU than this share of at least IDLE_WINDOW seconds was blocked (a
+# busy thread on a crowded machine still gets far more than this over that long); one that
+# used BUSY_SHARE or more computed; in between, its OS state decides (``Tick.cpu``).
 IDLE_SHARE = 0.1
+BUSY_SHARE = 0.5
 IDLE_WINDOW = 0.02
-# thread id -> (its CPU seconds, perf_counter, idle verdict) at the last judgement (sampler
-# thread only).
-_cpu_seen: dict[int, tuple[float, float, bool]] = {}
+# thread id -> (its CPU seconds, perf_counter, idle verdict, CPU share or None) at the last
+# judgement (sampler thread only).
+_cpu_seen: dict[int, tuple[float, float, bool, float | None]] = {}
 
 
 def _native_id(thread_id: int) -> int | None:

@@ -13,7 +13,9 @@ its time shows inside the enclosing request's profile.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import threading
 import time
 
 import pyinstrument
@@ -69,15 +71,17 @@ class PyinstrumentProfiler(Profiler):
     def begin(self, takeover: bool = True) -> Span:
         started = _perf()
         run: ProfileRun = FAILED
-        token = None
+        slot = holder = None
         try:
             run = self._start(takeover) if self._profile_this_one() else SKIPPED
             if run is not NESTED:  # a nested call's queries are its enclosing request's
-                token = enter([])
+                loop = asyncio._get_running_loop()
+                task = asyncio.current_task(loop) if loop is not None else None
+                slot, holder = enter(threading.get_ident() if task is None else task)
         except Exception as exc:
             self.report_error("starting the profiler", exc)
         now = _perf()
-        return (now, run, now - started, token)
+        return (now, run, now - started, slot, holder)
 
     def _start(self, takeover: bool) -> ProfileRun:
         current = _active.get()

@@ -33,7 +33,7 @@ from typing import Any
 
 from pyinstrument.session import Session
 
-from ..capture.context import enter
+from ..capture.context import set_slot, slot_of_context
 from .base import (
     FAILED,
     MAX_DEPTH,
@@ -202,13 +202,14 @@ class SamplingProfiler(Profiler):
         """
         started = _perf()
         key: Any = FAILED
-        token = None
+        slot = holder = None
         try:
+            loop = _get_running_loop()
+            thread_id = _get_ident()
+            task = _current_task(loop) if loop is not None else None
+            owner = thread_id if task is None else task
             if self.every == 1 or self._profile_this_one():
-                loop = _get_running_loop()
-                thread_id = _get_ident()
-                task = _current_task(loop) if loop is not None else None
-                key = thread_id if task is None else task
+                key = owner
                 runs = self._runs
                 # A request still registered under this key was abandoned: replaced.
                 if takeover or key not in runs:
@@ -222,11 +223,16 @@ class SamplingProfiler(Profiler):
             else:
                 key = SKIPPED
             if key is not NESTED:  # a nested call's queries are its enclosing request's
-                token = enter([])
+                # ``capture.context.enter``, inlined: one slot per thread or task
+                slot = slot_of_context()
+                if slot is None or slot[0] != owner:
+                    slot = [owner, None]
+                    set_slot(slot)
+                holder = slot[1] = []
         except Exception as exc:
             self.report_error("starting the profiler", exc)
         now = _perf()
-        return (now, key, now - started, token)
+        return (now, key, now - started, slot, holder)
 
     def end(self, run: Any, keep: bool) -> ProfileResult | None:
         """``run`` is the registration key ``begin`` handed back (or a ``ProfileRun`` sentinel)."""
