@@ -105,6 +105,7 @@ def sqlalchemy_blocks() -> dict[str, Block]:
 
     from web_performance_monitor.capture import sqlalchemy_events
 
+    sqlalchemy_events.install()  # as the monitor does once the app has imported SQLAlchemy
     listeners = [("before_cursor_execute", sqlalchemy_events._before, True),
                  ("after_cursor_execute", sqlalchemy_events._after, False),
                  ("handle_error", sqlalchemy_events._handle_error, False)]

@@ -24,6 +24,7 @@ from .backoff import OverheadBackoff
 from .capture import Captured, sql, sqlalchemy_events
 from .capture.context import leave, limits
 from .capture.http_calls import capture_calls
+from .capture.http_calls import refresh as refresh_calls
 from .config import Config
 from .decorator import monitored
 from .diagnosis import Rules
@@ -402,6 +403,16 @@ class PerformanceMonitor:
             self.errors.report("stopping the profiler", exc)
             return ProfileResult(note=f"the profiler failed: {exc!r}") if keep else None
 
+    def _hook_imported(self) -> None:
+        """Hook the SQL and HTTP libraries the application imported after the monitor started
+        (only imported ones are hooked: ``capture/``)."""
+        config = self.config
+        with self.errors.guard("hooking libraries imported since"):
+            if config.capture_sql:
+                sqlalchemy_events.install()
+            if config.capture_http_calls:
+                refresh_calls()
+
     def _check_overhead(self) -> None:
         """Every 1,000 requests: the share of the process's time the monitor took, vs the limit.
 
@@ -412,6 +423,7 @@ class PerformanceMonitor:
         where a framework times only the handler (Sanic's middleware sees a 10 µs span of a
         50 µs request), that ratio would back off from a cost the process never paid.
         """
+        self._hook_imported()
         overhead = self.stats.overhead()
         busy = float(getattr(self._profiler, "busy_seconds", 0.0))
         spent = overhead["recent_monitor_seconds"] + busy - self._sampler_busy

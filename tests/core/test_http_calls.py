@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.conftest import RecordingNotifier, free_port
+from tests.servers import ROOT, subprocess_env
 from web_performance_monitor import PerformanceMonitor
 from web_performance_monitor.asgi import PerformanceMiddleware
 from web_performance_monitor.capture import Call, context, http_calls, http_httpx, http_patch
@@ -285,10 +286,35 @@ def test_a_library_whose_hooks_fail_leaves_the_others_hooked(
     """A version of httpx whose names moved: requests and aiohttp are still seen, and the log
     says what is not."""
     monkeypatch.setattr(http_httpx, "patches", _raise)
-    patches = http_calls._load()
+    monkeypatch.setattr(http_calls, "_patches", {})
+    http_calls._load_imported()
+    patches = [patch for loaded in http_calls._patches.values() for patch in loaded]
     assert {patch.owner for patch in patches} == {http.client.HTTPConnection,
                                                  aiohttp.ClientSession}
     assert "hooking httpx failed: RuntimeError: monitor bug" in caplog.text
+
+
+IMPORTED_LATER = """
+import sys
+from web_performance_monitor import Config, PerformanceMonitor
+from web_performance_monitor.capture import http_calls, sqlalchemy_events
+monitor = PerformanceMonitor(Config(alert_store_url="memory://"))
+assert not {"aiohttp", "httpx", "sqlalchemy"} & set(sys.modules), "imported by the monitor"
+import httpx, sqlalchemy  # the app imports them after the monitor started
+call = monitor.create_decorator(name="tick")(lambda: None)
+for _ in range(1000):  # the next overhead check hooks what was imported since
+    call()
+assert "httpx" in http_calls._patches and sqlalchemy_events._installed
+"""
+
+
+def test_libraries_are_hooked_once_the_app_imports_them_never_imported_by_the_monitor(
+        ) -> None:
+    """A monitor imports no client or ORM the app does not use (their memory in every worker);
+    one the app imports later is hooked at the next overhead check (every 1,000 requests)."""
+    done = subprocess.run([sys.executable, "-c", IMPORTED_LATER], cwd=ROOT,
+                          env=subprocess_env({}), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_a_fastapi_requests_calls_are_in_its_slow_event(make_monitor: Callable[..., Any],

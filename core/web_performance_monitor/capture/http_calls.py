@@ -12,9 +12,9 @@ application importing it later is seen too; one that is not installed is skipped
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 import weakref
-from importlib.util import find_spec
 
 from ..log import ErrorLog
 from .http_patch import Patch, error_logs, report
@@ -27,7 +27,10 @@ HOOKS = {"http.client": "http_stdlib", "httpx": "http_httpx", "aiohttp": "http_a
 _lock = threading.RLock()  # re-entrant: a finalizer may run during a collection under it
 # id(monitor) -> (its finalizer, its error log), for each monitor that captures calls
 _owners: dict[int, tuple[weakref.finalize[[int], object], ErrorLog]] = {}
-_patches: list[Patch] | None = None  # made at the first install
+# library -> its patches, loaded once the application has imported the library: importing
+# aiohttp or httpx for an app that never uses them would cost every worker their memory (and
+# every request the garbage collector's walk over it). ``refresh`` hooks those imported later.
+_patches: dict[str, list[Patch]] = {}
 
 
 def capture_calls(owner: object, errors: ErrorLog | None) -> None:
@@ -51,29 +54,36 @@ def _forget(key: int) -> None:
 
 
 def _settle() -> None:
-    global _patches
     error_logs[:] = [errors for _, errors in _owners.values()]
-    if _patches is None:
-        if not _owners:
-            return
-        _patches = _load()
-    for patch in _patches:
-        try:
-            if _owners:
-                patch.apply()
-            elif not patch.undo():
-                report(f"removing {patch!r}",
-                       RuntimeError("another patch was installed over it; left in place"))
-        except Exception as exc:
-            report(f"{'installing' if _owners else 'removing'} {patch!r}", exc)
+    if _owners:
+        _load_imported()
+    for patches in _patches.values():
+        for patch in patches:
+            try:
+                if _owners:
+                    patch.apply()
+                elif not patch.undo():
+                    report(f"removing {patch!r}",
+                           RuntimeError("another patch was installed over it; left in place"))
+            except Exception as exc:
+                report(f"{'installing' if _owners else 'removing'} {patch!r}", exc)
 
 
-def _load() -> list[Patch]:
-    patches: list[Patch] = []
+def refresh() -> None:
+    """Hook the libraries the application imported since the hooks were installed (the monitor
+    asks every ``CHECK_EVERY`` requests: a dict lookup per library when nothing is new)."""
+    if _owners and any(library not in _patches and library in sys.modules
+                       for library in HOOKS):
+        with _lock:
+            _settle()
+
+
+def _load_imported() -> None:
     for library, module in HOOKS.items():
+        if library in _patches or library not in sys.modules:
+            continue
         try:
-            if find_spec(library) is not None:
-                patches += importlib.import_module(f".{module}", __package__).patches()
+            _patches[library] = importlib.import_module(f".{module}", __package__).patches()
         except Exception as exc:  # a version whose names moved: the others still work
+            _patches[library] = []
             report(f"hooking {library}", exc)
-    return patches

@@ -15,7 +15,7 @@ greenlets cannot mix. ``after_cursor_execute`` records it; a statement that rais
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 import time
 from typing import Any
 
@@ -122,12 +122,13 @@ def _handle_error(exception_context: Any) -> None:
 
 
 def install() -> bool:
-    """Listen to every engine's cursor events, once per process; False when SQLAlchemy is not
-    installed. Importing it here costs its import time once, at the monitor's start."""
+    """Listen to every engine's cursor events, once per process; False while the application
+    has not imported SQLAlchemy (importing it here would cost every process that never uses it
+    its memory; the monitor asks again every ``CHECK_EVERY`` requests)."""
     global _installed
     if _installed:
         return True
-    if importlib.util.find_spec("sqlalchemy") is None:
+    if "sqlalchemy" not in sys.modules:
         return False
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
