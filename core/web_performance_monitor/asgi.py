@@ -103,8 +103,12 @@ def route_of(scope: Scope) -> str | None:
     template = getattr(route, "path_format", None) or raw
     if not template:
         return None
-    return served_route(str(template), full_path(scope), scope.get("path_params"),
-                        ":path}" in str(raw))
+    wide = ":path}" in str(raw)
+    path: str = scope.get("path", "")
+    if not wide and not scope.get("root_path") and path.count("/") == template.count("/"):
+        return str(template)  # no prefix (most apps): ``served_route``'s answer, without the
+        # two Python calls (about 5,000 instructions per request under callgrind)
+    return served_route(str(template), full_path(scope), scope.get("path_params"), wide)
 
 
 def record_from_scope(scope: Scope, body: bytes, seen: int, cap: int) -> RequestRecord:
